@@ -1,0 +1,133 @@
+"""dlt ingestion as Dagster assets, keyed like the dbt sources they feed so lineage joins up.
+
+Plain dlt rather than dagster-dlt: the contract already names each table, so the assets
+are built without importing the dlt source at load time, and the run's partition window
+goes straight into the source function.
+"""
+
+
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import dlt
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    PartitionsDefinition,
+    multi_asset,
+)
+
+from floe_dagster.assets.keys import table_key
+from floe_dagster.assets.translator import PRODUCT_TAG, SIZE_TAG
+from floe_dagster.contract.dagster_section import IngestionSource, PartitionScheme
+from floe_dagster.execution.policies import retry_policy
+from floe_dagster.execution.resources import Warehouse
+from floe_dagster.loading.plan import ProductPlan
+
+
+def build_ingestion_assets(
+    plan: ProductPlan, partitions: Mapping[str, PartitionsDefinition]
+) -> list[AssetsDefinition]:
+    schemas = {n["source_name"]: n["schema"] for n in plan.manifest["sources"].values()}
+    return [
+        _source_assets(plan, source, schemas[source.dbt_source], partitions)
+        for source in plan.files.artifacts.dagster.ingestion
+    ]
+
+
+def _source_assets(
+    plan: ProductPlan,
+    source: IngestionSource,
+    dataset: str,
+    partitions: Mapping[str, PartitionsDefinition],
+) -> AssetsDefinition:
+    section = plan.files.artifacts.dagster
+    prefix = plan.files.artifacts.asset_key_prefix
+    size = source.workload_size or section.execution.default_workload_size
+    partitions_def = partitions.get(source.partition_scheme) if source.partition_scheme else None
+    scheme = plan.schemes.get(source.partition_scheme) if source.partition_scheme else None
+    specs = [
+        AssetSpec(
+            key=table_key(prefix, source.dbt_source, table),
+            group_name=source.group,
+            owners=section.owners or None,
+            description=f"`{dataset}.{table}`, loaded by dlt source `{source.source}`.",
+            tags={PRODUCT_TAG: plan.name, SIZE_TAG: size},
+            kinds={"dlt", plan.files.artifacts.plugins.compute.type},
+            skippable=True,
+        )
+        for table in source.tables
+    ]
+
+    @multi_asset(
+        name=f"ingest_{source.name}",
+        specs=specs,
+        can_subset=True,
+        partitions_def=partitions_def,
+        retry_policy=retry_policy(section.execution),
+        pool=source.pool,
+    )
+    def _ingest(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
+        tables = [key.path[-1] for key in context.selected_asset_keys]
+        window = _window_kwargs(context, scheme)
+        counts = run_dlt_source(plan, source, dataset, tables, window, warehouse.duckdb_path)
+        for table in tables:
+            yield MaterializeResult(
+                asset_key=table_key(prefix, source.dbt_source, table),
+                metadata={"dagster/row_count": counts.get(table, 0)},
+            )
+
+    return _ingest
+
+
+def _window_kwargs(context: AssetExecutionContext, scheme: PartitionScheme | None) -> dict:
+    if scheme is None or not (context.has_partition_key or context.has_partition_key_range):
+        return {}
+    window = context.partition_time_window
+    naive = {k: v.replace(tzinfo=None) for k, v in (("min", window.start), ("max", window.end))}
+    return {scheme.vars.min: naive["min"], scheme.vars.max: naive["max"]}
+
+
+def run_dlt_source(
+    plan: ProductPlan,
+    source: IngestionSource,
+    dataset: str,
+    tables: list[str],
+    window: dict,
+    duckdb_path: str,
+) -> dict[str, int]:
+    """Run the dlt source for `tables` into the warehouse; return rows loaded per table."""
+    module_name, function_name = source.source.split(":")
+    factory = getattr(_import_product_module(plan.name, plan.project_dir, module_name), function_name)
+    Path(duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="floe-dlt-") as pipelines_dir:
+        pipeline = dlt.pipeline(
+            pipeline_name=f"{plan.name}_{source.name}",
+            destination=dlt.destinations.duckdb(credentials=duckdb_path),
+            dataset_name=dataset,
+            pipelines_dir=pipelines_dir,
+        )
+        pipeline.run(factory(**window).with_resources(*tables))
+        row_counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {table: int(row_counts.get(table, 0)) for table in tables}
+
+
+def _import_product_module(product: str, project_dir: Path, dotted: str) -> ModuleType:
+    """Import `dotted` from the product dir under a private name, so products never collide."""
+    name = f"floe_product_{product}.{dotted}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = project_dir.joinpath(*dotted.split(".")).with_suffix(".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {dotted!r} from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

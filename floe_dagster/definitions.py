@@ -1,0 +1,50 @@
+"""`load_product_definitions`: a product directory in, one `dagster.Definitions` out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterError, Definitions
+
+from floe_dagster.assets.dbt import build_dbt_assets
+from floe_dagster.assets.ingestion import build_ingestion_assets
+from floe_dagster.assets.partitions import build_partitions
+from floe_dagster.automation.schedules import build_schedules
+from floe_dagster.errors import FloeConfigError
+from floe_dagster.execution.policies import build_executor
+from floe_dagster.execution.resources import build_resources
+from floe_dagster.loading.plan import ProductPlan, build_plan
+from floe_dagster.loading.project import ARTIFACTS_FILE, read_product_files
+
+
+def load_product_definitions(product_name: str, project_dir: Path | str) -> Definitions:
+    """Validate the product directory and build its assets, checks, schedules and resources.
+
+    Raises FloeConfigError, naming file, field and fix, for any bad input; a code location
+    never loads half-way.
+    """
+    plan = load_plan(product_name, project_dir)
+    try:
+        return build_definitions(plan)
+    except DagsterError as exc:
+        raise FloeConfigError.single(
+            product_name, str(plan.project_dir / ARTIFACTS_FILE), "dagster", str(exc)
+        ) from exc
+
+
+def load_plan(product_name: str, project_dir: Path | str) -> ProductPlan:
+    """The validated, cross-checked product, before anything Dagster is built."""
+    return build_plan(read_product_files(product_name, Path(project_dir)))
+
+
+def build_definitions(plan: ProductPlan) -> Definitions:
+    artifacts = plan.files.artifacts
+    partitions = build_partitions(artifacts.dagster.partition_schemes)
+    return Definitions(
+        assets=[*build_ingestion_assets(plan, partitions), *build_dbt_assets(plan, partitions)],
+        schedules=build_schedules(plan),
+        resources=build_resources(plan),
+        executor=build_executor(
+            artifacts.dagster.execution, single_writer=artifacts.plugins.compute.type == "duckdb"
+        ),
+    )

@@ -1,0 +1,1 @@
+"""How runs execute: resources, the executor and per-step settings."""

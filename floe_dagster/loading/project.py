@@ -1,0 +1,148 @@
+"""Reads the four files of a product directory and validates them, reporting every problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from floe_dagster.contract import CompiledArtifacts
+from floe_dagster.errors import FloeConfigError, Problem
+
+ARTIFACTS_FILE = "compiled_artifacts.json"
+DBT_PROJECT_FILE = "dbt_project.yml"
+PROFILES_FILE = "profiles.yml"
+MANIFEST_FILE = "target/manifest.json"
+
+_FIXES = {
+    ARTIFACTS_FILE: "compile the product with `floe compile` into this directory",
+    DBT_PROJECT_FILE: "point project_dir at the dbt project's root",
+    PROFILES_FILE: "add a profiles.yml beside dbt_project.yml (credentials by env_var only)",
+    MANIFEST_FILE: "run `floe-dagster prepare PROJECT_DIR` (it runs `dbt parse`)",
+}
+
+
+@dataclass(frozen=True)
+class ProductFiles:
+    """The validated contents of a product directory."""
+
+    name: str
+    project_dir: Path
+    artifacts: CompiledArtifacts
+    dbt_project: dict[str, Any]
+    profiles: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+def read_product_files(product_name: str, project_dir: Path) -> ProductFiles:
+    """Read and validate the four files; raise FloeConfigError naming file, field and fix."""
+    project_dir = Path(project_dir).resolve()
+    if not project_dir.is_dir():
+        raise FloeConfigError.single(
+            product_name, str(project_dir), "", "is not a directory; pass the product's directory"
+        )
+    missing = [
+        Problem(str(project_dir / f), "", f"file is missing; {fix}")
+        for f, fix in _FIXES.items()
+        if not (project_dir / f).is_file()
+    ]
+    if missing:
+        raise FloeConfigError(product_name, missing)
+
+    artifacts = _read_artifacts(product_name, project_dir / ARTIFACTS_FILE)
+    dbt_project = _read_yaml(product_name, project_dir / DBT_PROJECT_FILE)
+    profiles = _read_yaml(product_name, project_dir / PROFILES_FILE)
+    manifest = _read_json(product_name, project_dir / MANIFEST_FILE)
+
+    problems: list[Problem] = []
+    if artifacts.product_name != product_name:
+        problems.append(
+            Problem(
+                str(project_dir / ARTIFACTS_FILE),
+                "metadata.product_name",
+                f"is {artifacts.product_name!r} but the code location loads {product_name!r}; "
+                "make them the same",
+            )
+        )
+    problems += _dbt_files_agree(project_dir, dbt_project, profiles, manifest)
+    if problems:
+        raise FloeConfigError(product_name, problems)
+    return ProductFiles(product_name, project_dir, artifacts, dbt_project, profiles, manifest)
+
+
+def _read_json(product: str, path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise FloeConfigError.single(
+            product,
+            str(path),
+            f"line {exc.lineno}, column {exc.colno}",
+            f"invalid JSON ({exc.msg}); fix the syntax there",
+        ) from None
+    if not isinstance(data, dict):
+        raise FloeConfigError.single(product, str(path), "", "must hold a JSON object at the top")
+    return data
+
+
+def _read_yaml(product: str, path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise FloeConfigError.single(product, str(path), where, f"invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise FloeConfigError.single(product, str(path), "", "must hold a YAML mapping at the top")
+    return data
+
+
+def _read_artifacts(product: str, path: Path) -> CompiledArtifacts:
+    data = _read_json(product, path)
+    try:
+        return CompiledArtifacts.model_validate(data)
+    except ValidationError as exc:
+        raise FloeConfigError(product, [_problem(str(path), e) for e in exc.errors()]) from None
+
+
+def _problem(file: str, error: Any) -> Problem:
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field; remove it or correct its spelling (see `floe-dagster schema`)"
+    elif error["type"] == "missing":
+        message = "is required but missing; add it"
+    elif error["type"] in ("literal_error", "enum"):
+        message = f"{message} (got {error.get('input')!r})"
+    return Problem(file, loc or "(top level)", message)
+
+
+def _dbt_files_agree(
+    project_dir: Path, dbt_project: dict, profiles: dict, manifest: dict
+) -> list[Problem]:
+    problems = []
+    name = dbt_project.get("name")
+    manifest_project = manifest.get("metadata", {}).get("project_name")
+    if manifest_project != name:
+        problems.append(
+            Problem(
+                str(project_dir / MANIFEST_FILE),
+                "metadata.project_name",
+                f"is {manifest_project!r} but dbt_project.yml names {name!r}; the manifest belongs "
+                "to another project: run `floe-dagster prepare PROJECT_DIR` to rebuild it",
+            )
+        )
+    profile = dbt_project.get("profile")
+    if profile not in profiles:
+        problems.append(
+            Problem(
+                str(project_dir / PROFILES_FILE),
+                str(profile),
+                f"profile {profile!r} named by dbt_project.yml is not defined; add it",
+            )
+        )
+    return problems

@@ -1,0 +1,5 @@
+from pathlib import Path
+
+from floe_dagster import load_product_definitions
+
+defs = load_product_definitions("customer_360", Path(__file__).parent)
