@@ -25,7 +25,9 @@ def load_product_definitions(product_name: str, project_dir: Path | str) -> Defi
     """
     plan = load_plan(product_name, project_dir)
     try:
-        return build_definitions(plan)
+        defs = build_definitions(plan)
+        defs.get_repository_def()  # resolve now: a code location never loads half-way
+        return defs
     except DagsterError as exc:
         raise FloeConfigError.single(
             product_name, str(plan.project_dir / ARTIFACTS_FILE), "dagster", str(exc)

@@ -19,7 +19,7 @@ ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 class Strict(BaseModel):
     """Base: frozen, unknown fields rejected, so a typo is an error rather than a silent default."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class CompilationMetadata(Strict):

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Idempotent setup on a fresh machine (only Python and pip needed): uv, .venv with every
+# dependency from uv.lock, DAGSTER_HOME with the embedded (SQLite) instance, and each
+# product's dbt manifest. Sourced by demo.sh and test.sh; safe to run any number of times.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Bootstrap with the machine's python3, not the venv's (which has neither pip nor uv).
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+else
+  PY="$(PATH="$(printf %s "$PATH" | tr ':' '\n' | grep -vx "$ROOT/.venv/bin" | paste -sd: -)" command -v python3)"
+  if ! "$PY" -m uv --version >/dev/null 2>&1; then
+    echo "setup: installing uv"
+    "$PY" -m pip install --quiet uv
+  fi
+  UV=("$PY" -m uv)
+fi
+"${UV[@]}" sync --frozen --extra test --quiet
+
+export PATH="$ROOT/.venv/bin:$PATH"
+export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"
+mkdir -p "$DAGSTER_HOME"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+
+for product in "$ROOT"/products/*/; do
+  manifest="$product/target/manifest.json"
+  newest_source="$(find "$product" \( -name '*.sql' -o -name '*.yml' \) -newer "$manifest" 2>/dev/null | head -n 1 || true)"
+  if [ ! -f "$manifest" ] || [ -n "$newest_source" ]; then
+    floe-dagster prepare "$product" >/dev/null
+  fi
+done

@@ -1,0 +1,107 @@
+"""Shared fixtures: copies of the demo product, scratch Dagster instances, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "products" / "customer_360"
+VENV_BIN = Path(sys.executable).parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get(
+    "FLOE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def demo_manifest() -> Path:
+    """The demo's dbt manifest, built once if setup has not built it."""
+    manifest = DEMO / "target" / "manifest.json"
+    if not manifest.exists():
+        subprocess.run([VENV_BIN / "floe-dagster", "prepare", str(DEMO)], check=True)
+    return manifest
+
+
+@pytest.fixture
+def product_dir(tmp_path: Path, demo_manifest: Path) -> Path:
+    """A private copy of customer_360 (with its manifest) that a test may change or run."""
+    target = tmp_path / "customer_360"
+    shutil.copytree(
+        DEMO, target, ignore=shutil.ignore_patterns("target", "warehouse", "logs", "__pycache__")
+    )
+    (target / "target").mkdir()
+    shutil.copy(demo_manifest, target / "target" / "manifest.json")
+    return target
+
+
+@pytest.fixture
+def edit_artifacts(product_dir: Path) -> Callable[[Callable[[dict[str, Any]], None]], Path]:
+    """Apply a change to the copy's compiled_artifacts.json; returns the product dir."""
+
+    def edit(change: Callable[[dict[str, Any]], None]) -> Path:
+        path = product_dir / "compiled_artifacts.json"
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data, indent=1))
+        return product_dir
+
+    return edit
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Path:
+    """A fresh embedded (SQLite) instance, configured like the repo's dagster.yaml."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment a user's shell would have after setup: the venv's bin first on PATH."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards.
+
+    Unreachable PostgreSQL fails the test under CI=true and skips it elsewhere.
+    """
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(POSTGRES_URL, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+    admin.autocommit = True
+    name = f"floe_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

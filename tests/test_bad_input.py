@@ -1,0 +1,111 @@
+"""Bad product input: one clear FloeConfigError naming the file, the field and the fix."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from floe_dagster import FloeConfigError, load_product_definitions
+
+
+def load_error(project) -> str:
+    with pytest.raises(FloeConfigError) as info:
+        load_product_definitions("customer_360", project)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "missing", ["compiled_artifacts.json", "dbt_project.yml", "profiles.yml", "target/manifest.json"]
+)
+def test_a_missing_file_is_named_with_its_fix(product_dir, missing):
+    (product_dir / missing).unlink()
+    message = load_error(product_dir)
+    assert str(product_dir / missing) in message
+    assert "file is missing" in message
+
+
+def test_missing_manifest_says_how_to_build_it(product_dir):
+    shutil.rmtree(product_dir / "target")
+    assert "floe-dagster prepare" in load_error(product_dir)
+
+
+def test_invalid_json_names_file_line_and_column(product_dir):
+    path = product_dir / "compiled_artifacts.json"
+    path.write_text(path.read_text().replace('"mode": "simple",', '"mode": "simple",,'))
+    message = load_error(product_dir)
+    assert "compiled_artifacts.json: line 16, column" in message
+    assert "invalid JSON" in message
+
+
+def test_unknown_field_is_named_by_its_path(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(crontab="0 6 * * *"))
+    message = load_error(project)
+    assert "compiled_artifacts.json: dagster.schedules[0].crontab: unknown field" in message
+
+
+def test_wrong_schema_version_says_which_versions_are_read(edit_artifacts):
+    project = edit_artifacts(lambda d: d.update(version="0.9.0"))
+    message = load_error(project)
+    assert "compiled_artifacts.json: version:" in message
+    assert "'0.9.0' is not supported" in message and "0.4.x" in message
+
+
+def test_schedule_selection_matching_no_model_is_an_error(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(select="tag:nothing"))
+    message = load_error(project)
+    assert "dagster.schedules[0].select: selection 'tag:nothing' matches no dbt model" in message
+
+
+def test_malformed_cron_is_an_error(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(cron="0 25 * *"))
+    message = load_error(project)
+    assert "dagster.schedules[0].cron: malformed cron '0 25 * *'" in message
+
+
+def test_unknown_timezone_is_an_error(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(timezone="Mars/Olympus"))
+    message = load_error(project)
+    assert "dagster.schedules[0].timezone: unknown timezone 'Mars/Olympus'" in message
+
+
+def test_manifest_of_another_dbt_project_is_an_error(product_dir):
+    path = product_dir / "dbt_project.yml"
+    project = yaml.safe_load(path.read_text())
+    project["name"] = "billing"
+    path.write_text(yaml.safe_dump(project))
+    message = load_error(product_dir)
+    assert "target/manifest.json: metadata.project_name" in message
+    assert "dbt_project.yml names 'billing'" in message
+
+
+def test_every_problem_is_listed_at_once(edit_artifacts):
+    def two_mistakes(data):
+        data["dagster"]["schedules"][0]["cron"] = "never"
+        data["dagster"]["schedules"][0]["timezone"] = "Nowhere/Town"
+
+    message = load_error(edit_artifacts(two_mistakes))
+    assert "schedules[0].cron" in message and "schedules[0].timezone" in message
+
+
+def test_a_model_the_artifacts_name_must_exist_in_the_manifest(edit_artifacts):
+    project = edit_artifacts(
+        lambda d: d["transforms"]["models"].append({"name": "fct_refunds", "compute": "duckdb"})
+    )
+    assert "transforms.models[9].name: model 'fct_refunds' is not in" in load_error(project)
+
+
+def test_ingestion_table_must_be_a_table_of_its_dbt_source(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["ingestion"][0]["tables"].append("refunds"))
+    message = load_error(project)
+    assert "dagster.ingestion[0].tables[3]: table 'refunds' is not a table of dbt source" in message
+
+
+def test_product_name_must_match_the_code_location(product_dir):
+    with pytest.raises(FloeConfigError, match="metadata.product_name: is 'customer_360'"):
+        load_product_definitions("billing", product_dir)
+
+
+def test_artifacts_that_are_not_an_object_are_an_error(product_dir):
+    (product_dir / "compiled_artifacts.json").write_text(json.dumps([1, 2]))
+    assert "must hold a JSON object" in load_error(product_dir)
