@@ -10,6 +10,7 @@ from floe_dagster.assets.dbt import build_dbt_assets
 from floe_dagster.assets.ingestion import build_ingestion_assets
 from floe_dagster.assets.partitions import build_partitions
 from floe_dagster.automation.schedules import build_schedules
+from floe_dagster.automation.sensors import build_sensors
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.execution.policies import build_executor
 from floe_dagster.execution.resources import build_resources
@@ -44,7 +45,8 @@ def build_definitions(plan: ProductPlan) -> Definitions:
     partitions = build_partitions(artifacts.dagster.partition_schemes)
     return Definitions(
         assets=[*build_ingestion_assets(plan, partitions), *build_dbt_assets(plan, partitions)],
-        schedules=build_schedules(plan),
+        schedules=build_schedules(plan, partitions),
+        sensors=build_sensors(plan),
         resources=build_resources(plan),
         executor=build_executor(
             artifacts.dagster.execution, single_writer=artifacts.plugins.compute.type == "duckdb"

@@ -98,7 +98,7 @@ def test_a_model_the_artifacts_name_must_exist_in_the_manifest(edit_artifacts):
 def test_ingestion_table_must_be_a_table_of_its_dbt_source(edit_artifacts):
     project = edit_artifacts(lambda d: d["dagster"]["ingestion"][0]["tables"].append("refunds"))
     message = load_error(project)
-    assert "dagster.ingestion[0].tables[3]: table 'refunds' is not a table of dbt source" in message
+    assert "dagster.ingestion[0].tables[1]: table 'refunds' is not a table of dbt source" in message
 
 
 def test_product_name_must_match_the_code_location(product_dir):

@@ -73,3 +73,25 @@ def test_schedule_runs_in_its_iana_timezone_over_its_selection(repo):
     job = repo.get_job(schedule.job_name)
     selected = set(job.asset_layer.executable_asset_keys)
     assert key("shop", "orders") in selected and key("country_revenue") in selected
+
+
+def test_order_models_and_order_ingestion_are_daily_partitioned(repo):
+    graph = repo.asset_graph
+    daily = [key("shop", "orders"), key("stg_orders"), key("fct_orders"), key("fct_daily_revenue")]
+    for k in daily:
+        partitions = graph.get(k).partitions_def
+        assert partitions.get_first_partition_key() == "2026-01-01", k
+        assert partitions.get_last_partition_key() == "2026-04-10", k
+    assert graph.get(key("dim_customers")).partitions_def is None
+    assert graph.get(key("shop", "customers")).partitions_def is None
+
+
+def test_scheduled_tick_requests_the_last_complete_partition(repo):
+    from datetime import datetime, timezone
+
+    from dagster import build_schedule_context
+
+    schedule = repo.get_schedule_def("customer_360_daily")
+    at = datetime(2026, 2, 15, 6, tzinfo=timezone.utc)
+    requests = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=at, repository_def=repo)).run_requests
+    assert [r.partition_key for r in requests] == ["2026-02-14"]

@@ -15,9 +15,10 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.contract.dagster_section import PartitionScheme
-from floe_dagster.execution.policies import retry_policy
+from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
 from floe_dagster.loading.plan import DbtAssetGroup, ProductPlan
+from floe_dagster.observability import observed_step
 
 
 def build_dbt_assets(
@@ -51,13 +52,19 @@ def _group_assets(
         backfill_policy=_backfill_policy(group),
         retry_policy=retry_policy(plan.files.artifacts.dagster.execution),
         pool=group.pool,
+        op_tags=step_op_tags(
+            plan.files.artifacts.dagster.execution,
+            group.workload_size,
+            {"floe/product": plan.name, "floe/step": group.name},
+        ),
     )
     def _dbt_group(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
     ) -> Iterator[Any]:
         warehouse.export_for_dbt()
         args = ["build", *window_vars_args(context, scheme)]
-        yield from dbt.cli(args, context=context).stream()
+        with observed_step(context, plan) as step:
+            yield from step.watch_dbt(dbt.cli(args, context=context).stream())
 
     return _dbt_group
 
@@ -72,9 +79,8 @@ def window_vars_args(context: AssetExecutionContext, scheme: PartitionScheme | N
     return ["--vars", json.dumps(bounds)]
 
 
-def _backfill_policy(group: DbtAssetGroup) -> BackfillPolicy | None:
-    if group.backfill is None:
-        return None
-    if group.backfill.policy == "coalesced":
-        return BackfillPolicy.single_run()
-    return BackfillPolicy.multi_run(group.backfill.chunk_size or 1)
+def _backfill_policy(group: DbtAssetGroup) -> BackfillPolicy:
+    """Coalesced unless the artifacts ask for chunks: one dbt invocation covers any range."""
+    if group.backfill is not None and group.backfill.policy == "chunked":
+        return BackfillPolicy.multi_run(group.backfill.chunk_size or 1)
+    return BackfillPolicy.single_run()

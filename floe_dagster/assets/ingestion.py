@@ -18,6 +18,7 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     AssetSpec,
+    BackfillPolicy,
     MaterializeResult,
     PartitionsDefinition,
     multi_asset,
@@ -26,9 +27,10 @@ from dagster import (
 from floe_dagster.assets.keys import table_key
 from floe_dagster.assets.translator import PRODUCT_TAG, SIZE_TAG
 from floe_dagster.contract.dagster_section import IngestionSource, PartitionScheme
-from floe_dagster.execution.policies import retry_policy
+from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.observability import observed_step
 
 
 def build_ingestion_assets(
@@ -70,13 +72,18 @@ def _source_assets(
         specs=specs,
         can_subset=True,
         partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),  # dlt loads any window in one go
         retry_policy=retry_policy(section.execution),
         pool=source.pool,
+        op_tags=step_op_tags(
+            section.execution, size, {"floe/product": plan.name, "floe/step": f"ingest_{source.name}"}
+        ),
     )
     def _ingest(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
         tables = [key.path[-1] for key in context.selected_asset_keys]
         window = _window_kwargs(context, scheme)
-        counts = run_dlt_source(plan, source, dataset, tables, window, warehouse.duckdb_path)
+        with observed_step(context, plan):
+            counts = run_dlt_source(plan, source, dataset, tables, window, warehouse.duckdb_path)
         for table in tables:
             yield MaterializeResult(
                 asset_key=table_key(prefix, source.dbt_source, table),

@@ -1,38 +1,70 @@
-"""Cron schedules from the artifacts, each with its own asset job."""
+"""Cron schedules from the artifacts, each with its own asset job.
+
+A schedule over partitioned assets requests the last complete partition at each tick
+(unpartitioned assets in its selection run in the same run).
+"""
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from collections.abc import Mapping
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    PartitionsDefinition,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    define_asset_job,
+)
 
 from floe_dagster.assets.keys import model_key, table_key
+from floe_dagster.contract.dagster_section import ScheduleSpec
 from floe_dagster.loading.plan import ProductPlan
 
 
-def build_schedules(plan: ProductPlan) -> list[ScheduleDefinition]:
+def build_schedules(
+    plan: ProductPlan, partitions: Mapping[str, PartitionsDefinition]
+) -> list[ScheduleDefinition]:
+    return [_schedule(plan, spec, partitions) for spec in plan.files.artifacts.dagster.schedules]
+
+
+def _schedule(
+    plan: ProductPlan, spec: ScheduleSpec, partitions: Mapping[str, PartitionsDefinition]
+) -> ScheduleDefinition:
     artifacts = plan.files.artifacts
     prefix = artifacts.asset_key_prefix
     nodes = plan.manifest["nodes"]
     sources = {s.name: s for s in artifacts.dagster.ingestion}
-    schedules = []
-    for spec in artifacts.dagster.schedules:
-        keys = [model_key(prefix, nodes[uid]["name"]) for uid in sorted(plan.schedule_models[spec.name])]
-        for name in spec.ingestion:
-            keys += [table_key(prefix, sources[name].dbt_source, t) for t in sources[name].tables]
-        job = define_asset_job(
-            name=f"{spec.name}_job",
-            selection=AssetSelection.assets(*keys),
-            tags={"floe/product": plan.name, "floe/trigger": f"schedule:{spec.name}"},
-        )
-        schedules.append(
-            ScheduleDefinition(
-                name=spec.name,
-                cron_schedule=spec.cron,
-                execution_timezone=spec.timezone,
-                job=job,
-                description=spec.description,
-                default_status=DefaultScheduleStatus.RUNNING
-                if spec.default_status == "running"
-                else DefaultScheduleStatus.STOPPED,
-            )
-        )
-    return schedules
+    keys = [model_key(prefix, nodes[uid]["name"]) for uid in sorted(plan.schedule_models[spec.name])]
+    for name in spec.ingestion:
+        keys += [table_key(prefix, sources[name].dbt_source, t) for t in sources[name].tables]
+    scheme = plan.schedule_schemes.get(spec.name)
+    partitions_def = partitions[scheme] if scheme else None
+    job = define_asset_job(
+        name=f"{spec.name}_job",
+        selection=AssetSelection.assets(*keys),
+        tags={"floe/product": plan.name, "floe/trigger": f"schedule:{spec.name}"},
+    )
+    status = (
+        DefaultScheduleStatus.RUNNING if spec.default_status == "running" else DefaultScheduleStatus.STOPPED
+    )
+    common = dict(
+        name=spec.name,
+        cron_schedule=spec.cron,
+        execution_timezone=spec.timezone,
+        job=job,
+        description=spec.description,
+        default_status=status,
+    )
+    if partitions_def is None:
+        return ScheduleDefinition(**common)
+
+    def latest_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        if not keys:
+            return SkipReason(f"no complete {scheme} partition yet")
+        return RunRequest(partition_key=keys[-1])
+
+    return ScheduleDefinition(**common, execution_fn=latest_partition)

@@ -105,7 +105,8 @@ class TransformOverride(Strict):
         default=None, description="Name of a partition scheme; a model may have at most one."
     )
     backfill: BackfillPolicy | None = Field(
-        default=None, description="How backfills of these models are split into runs."
+        default=None,
+        description="How backfills of these models are split into runs; coalesced when absent.",
     )
     pool: str | None = Field(default=None, description="Dagster concurrency pool for the step.")
 
@@ -126,7 +127,8 @@ class IngestionSource(Strict):
         min_length=1, description="dlt resources to load; each must be a table of `dbt_source`."
     )
     partition_scheme: str | None = Field(
-        default=None, description="Load one partition's window per run instead of everything."
+        default=None,
+        description="Load only the run's partition window; a range loads in one run.",
     )
     group: str | None = Field(default=None, pattern=IDENTIFIER, description="Dagster asset group.")
     workload_size: WorkloadSizeName | None = Field(default=None, description="Step resources.")

@@ -18,6 +18,11 @@ def retry_policy(execution: ExecutionConfig) -> RetryPolicy | None:
     )
 
 
+def step_op_tags(execution: ExecutionConfig, workload_size: str, labels: dict[str, str]) -> dict:
+    """Op tags for one step; on Kubernetes they carry the step Job's `dagster-k8s/config`."""
+    return {}
+
+
 def build_executor(execution: ExecutionConfig, single_writer: bool) -> ExecutorDefinition:
     """Multiprocess locally; one step at a time when the warehouse allows only one writer (DuckDB)."""
     max_concurrent = 1 if single_writer else execution.max_concurrent_steps

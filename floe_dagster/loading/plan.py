@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from floe_dagster.compat import select_dbt_unique_ids
-from floe_dagster.contract.dagster_section import BackfillPolicy, IngestionSource, PartitionScheme
+from floe_dagster.contract.dagster_section import (
+    BackfillPolicy,
+    DagsterSection,
+    IngestionSource,
+    PartitionScheme,
+)
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
 
@@ -50,7 +55,7 @@ class ProductPlan:
     files: ProductFiles
     model_settings: dict[str, ModelSettings]
     schedule_models: dict[str, frozenset[str]]
-    source_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    schedule_schemes: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -169,7 +174,8 @@ def build_plan(files: ProductFiles) -> ProductPlan:
         schedule.name: frozenset(select(schedule.select, None, f"dagster.schedules[{i}].select"))
         for i, schedule in enumerate(section.schedules)
     }
-    source_keys = _check_ingestion(section.ingestion, manifest, where, problems)
+    _check_ingestion(section.ingestion, files.project_dir, manifest, where, problems)
+    schedule_schemes = _schedule_schemes(section, settings, schedule_models, where, problems)
     if artifacts.plugins.compute.type == "duckdb" and not (artifacts.plugins.compute.config or {}).get(
         "path"
     ):
@@ -178,7 +184,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
         )
     if problems:
         raise FloeConfigError(files.name, problems)
-    return ProductPlan(files, settings, schedule_models, source_keys)
+    return ProductPlan(files, settings, schedule_models, schedule_schemes)
 
 
 def _with_tier(settings: ModelSettings, tier: str | None) -> ModelSettings:
@@ -187,15 +193,53 @@ def _with_tier(settings: ModelSettings, tier: str | None) -> ModelSettings:
     return ModelSettings(**{**settings.__dict__, "quality_tier": tier})
 
 
+def _schedule_schemes(
+    section: DagsterSection,
+    settings: dict[str, ModelSettings],
+    schedule_models: dict[str, frozenset[str]],
+    where: str,
+    problems: list[Problem],
+) -> dict[str, str]:
+    """The one partition scheme each schedule's selection uses, if any; two is an error."""
+    sources = {s.name: s for s in section.ingestion}
+    found = {}
+    for i, spec in enumerate(section.schedules):
+        schemes = {settings[u].partition_scheme for u in schedule_models.get(spec.name, ())}
+        schemes |= {sources[n].partition_scheme for n in spec.ingestion if n in sources}
+        schemes.discard(None)
+        if len(schemes) > 1:
+            problems.append(
+                Problem(
+                    where,
+                    f"dagster.schedules[{i}].select",
+                    f"selects assets of partition schemes {sorted(schemes)}; a schedule runs one "
+                    "scheme's partitions: split it into one schedule per scheme",
+                )
+            )
+        elif schemes:
+            found[spec.name] = schemes.pop()
+    return found
+
+
 def _check_ingestion(
-    sources: list[IngestionSource], manifest: dict, where: str, problems: list[Problem]
-) -> dict[tuple[str, str], str]:
-    """Map (dbt source, table) -> ingestion name, checking each table exists as a dbt source."""
+    sources: list[IngestionSource], project_dir: Path, manifest: dict, where: str, problems: list[Problem]
+) -> None:
+    """Each ingested table must be a table of its dbt source, loaded once, by an existing module."""
     tables: dict[str, set[str]] = defaultdict(set)
     for node in manifest["sources"].values():
         tables[node["source_name"]].add(node["name"])
     fed: dict[tuple[str, str], str] = {}
     for i, source in enumerate(sources):
+        module = project_dir.joinpath(*source.source.split(":")[0].split(".")).with_suffix(".py")
+        if not module.is_file():
+            problems.append(
+                Problem(
+                    where,
+                    f"dagster.ingestion[{i}].source",
+                    f"module file {module} does not exist; `module:function` is relative to the "
+                    "product directory",
+                )
+            )
         if source.dbt_source not in tables:
             known = ", ".join(sorted(tables)) or "none"
             problems.append(
@@ -228,4 +272,3 @@ def _check_ingestion(
                 )
             else:
                 fed[(source.dbt_source, table)] = source.name
-    return fed
