@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from floe_dagster.contract.artifacts import json_schema_text
+from floe_dagster.contract.artifacts import json_schema, json_schema_text
+from floe_dagster.contract.reference import markdown
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.execution.resources import dbt_executable
 from floe_dagster.loading.project import ARTIFACTS_FILE
@@ -24,12 +25,45 @@ def main(argv: list[str] | None = None) -> int:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of compiled_artifacts.json")
     schema.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    schema.add_argument(
+        "--markdown", action="store_true", help="the contract reference (docs/contract.md) instead"
+    )
 
     prepare = commands.add_parser("prepare", help="build target/manifest.json with `dbt parse`")
     prepare.add_argument("project_dir", type=Path)
 
+    launch = commands.add_parser(
+        "launch", help="submit a run of a selection through the global run-key check"
+    )
+    launch.add_argument("project_dir", type=Path)
+    launch.add_argument("--product", help="product name (default: from the artifacts)")
+    launch.add_argument("--select", default="*", help="Dagster asset selection (default: all)")
+    where = launch.add_mutually_exclusive_group()
+    where.add_argument("--partition", help="one partition key")
+    where.add_argument("--partition-range", help="FIRST...LAST, one run for the whole range")
+    launch.add_argument(
+        "--trigger", default="manual", help="cause in the run key; a new cause runs again"
+    )
+    launch.add_argument("--location", help="code location name (default: the product name)")
+
+    conflicts = commands.add_parser("conflicts", help="list recorded run-key conflicts")
+    conflicts.add_argument("--product", help="only this product's")
+    conflicts.add_argument("--json", action="store_true", help="print JSON")
+
+    status = commands.add_parser("status", help="print each partition's staleness with its reason")
+    status.add_argument("project_dir", type=Path)
+    status.add_argument("--product", help="product name (default: from the artifacts)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
     args = parser.parse_args(argv)
-    return {"validate": _validate, "schema": _schema, "prepare": _prepare}[args.command](args)
+    return {
+        "validate": _validate,
+        "schema": _schema,
+        "prepare": _prepare,
+        "launch": _launch,
+        "conflicts": _conflicts,
+        "status": _status,
+    }[args.command](args)
 
 
 def product_name_for(project_dir: Path, given: str | None = None) -> str:
@@ -62,10 +96,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    text = markdown(json_schema()) if args.markdown else json_schema_text()
     if args.output:
-        args.output.write_text(json_schema_text())
+        args.output.write_text(text)
     else:
-        sys.stdout.write(json_schema_text())
+        sys.stdout.write(text)
     return 0
 
 
@@ -79,6 +114,59 @@ def _prepare(args: argparse.Namespace) -> int:
             print(f"floe-dagster prepare: `dbt {step[0]}` failed in {project_dir}", file=sys.stderr)
             return done.returncode
     print(f"{project_dir / 'target/manifest.json'}: written")
+    return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from floe_dagster.automation.launch import launch
+
+    bounds = tuple(args.partition_range.split("...")) if args.partition_range else None
+    if bounds is not None and len(bounds) != 2:
+        print("floe-dagster launch: --partition-range is FIRST...LAST", file=sys.stderr)
+        return 2
+    name = product_name_for(args.project_dir, args.product)
+    try:
+        with DagsterInstance.get() as instance:
+            result = launch(
+                instance, name, args.project_dir, args.select, args.trigger,
+                args.partition, bounds, args.location,
+            )
+    except FloeConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if isinstance(result, str):
+        print(f"submitted run {result}")
+        return 0
+    print(result.message, file=sys.stderr)
+    return 3 if result.cause == "conflict" else 0
+
+
+def _conflicts(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from floe_dagster.automation.launch import conflicts_text
+
+    with DagsterInstance.get() as instance:
+        print(conflicts_text(instance, args.product, args.json))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from floe_dagster.automation.status_report import status_text
+    from floe_dagster.definitions import load_plan
+
+    name = product_name_for(args.project_dir, args.product)
+    try:
+        plan = load_plan(name, args.project_dir)
+    except FloeConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    with DagsterInstance.get() as instance:
+        print(status_text(instance, plan, args.json))
     return 0
 
 

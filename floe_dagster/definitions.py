@@ -9,6 +9,8 @@ from dagster import DagsterError, Definitions
 from floe_dagster.assets.dbt import build_dbt_assets
 from floe_dagster.assets.ingestion import build_ingestion_assets
 from floe_dagster.assets.partitions import build_partitions
+from floe_dagster.automation.healing import build_staleness_checks
+from floe_dagster.automation.jobs import build_partitioned_jobs
 from floe_dagster.automation.schedules import build_schedules
 from floe_dagster.automation.sensors import build_sensors
 from floe_dagster.errors import FloeConfigError
@@ -16,6 +18,7 @@ from floe_dagster.execution.policies import build_executor
 from floe_dagster.execution.resources import build_resources
 from floe_dagster.loading.plan import ProductPlan, build_plan
 from floe_dagster.loading.project import ARTIFACTS_FILE, read_product_files
+from floe_dagster.observability import TRACEPARENT, traced_executor
 
 
 def load_product_definitions(product_name: str, project_dir: Path | str) -> Definitions:
@@ -43,12 +46,20 @@ def load_plan(product_name: str, project_dir: Path | str) -> ProductPlan:
 def build_definitions(plan: ProductPlan) -> Definitions:
     artifacts = plan.files.artifacts
     partitions = build_partitions(artifacts.dagster.partition_schemes)
+    jobs = build_partitioned_jobs(plan)
     return Definitions(
         assets=[*build_ingestion_assets(plan, partitions), *build_dbt_assets(plan, partitions)],
+        asset_checks=build_staleness_checks(plan),
+        jobs=jobs,
         schedules=build_schedules(plan, partitions),
-        sensors=build_sensors(plan),
+        sensors=build_sensors(plan, jobs),
         resources=build_resources(plan),
-        executor=build_executor(
-            artifacts.dagster.execution, single_writer=artifacts.plugins.compute.type == "duckdb"
+        executor=traced_executor(
+            plan,
+            build_executor(
+                artifacts.dagster.execution,
+                single_writer=artifacts.plugins.compute.type == "duckdb",
+                pass_env=(TRACEPARENT,) if artifacts.observability.telemetry.enabled else (),
+            ),
         ),
     )

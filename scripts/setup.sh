@@ -20,9 +20,15 @@ fi
 "${UV[@]}" sync --frozen --extra test --quiet
 
 export PATH="$ROOT/.venv/bin:$PATH"
-export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"
-mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+# The repo's own .dagster_home always gets the current dagster.yaml; a DAGSTER_HOME of
+# your own gets it only if it has none.
+if [ -z "${DAGSTER_HOME:-}" ]; then
+  export DAGSTER_HOME="$ROOT/.dagster_home"
+  mkdir -p "$DAGSTER_HOME" && cp "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+else
+  mkdir -p "$DAGSTER_HOME"
+  [ -f "$DAGSTER_HOME/dagster.yaml" ] || cp "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+fi
 
 for product in "$ROOT"/products/*/; do
   manifest="$product/target/manifest.json"

@@ -105,3 +105,17 @@ def postgres_database() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_defs_state_storage():
+    """Each test starts with no current Dagster defs-state storage.
+
+    Dagster keeps the entered instance's storage in a context variable; one left behind by
+    an earlier test (holding a weak reference to a closed instance) makes any later
+    definitions load fail with "undefined DagsterInstance weakref". Internal API, test-only.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield

@@ -109,3 +109,29 @@ def test_product_name_must_match_the_code_location(product_dir):
 def test_artifacts_that_are_not_an_object_are_an_error(product_dir):
     (product_dir / "compiled_artifacts.json").write_text(json.dumps([1, 2]))
     assert "must hold a JSON object" in load_error(product_dir)
+
+
+def test_unknown_partition_scheme_name_is_an_error(edit_artifacts):
+    project = edit_artifacts(lambda d: d["dagster"]["transforms"][3].update(partition_scheme="hourly"))
+    message = load_error(project)
+    assert "dagster: transforms[3].partition_scheme 'hourly' is not a declared partition scheme" in message
+
+
+def test_partition_start_after_end_is_an_error(edit_artifacts):
+    project = edit_artifacts(
+        lambda d: d["dagster"]["partition_schemes"][0].update(start="2026-05-01", end="2026-04-11")
+    )
+    message = load_error(project)
+    assert "dagster.partition_schemes[0]: start 2026-05-01T00:00:00 is not before end" in message
+
+
+def test_a_model_assigned_to_two_schemes_is_an_error(edit_artifacts):
+    def overlap(data):
+        data["dagster"]["partition_schemes"].append(
+            {"name": "monthly", "cadence": "monthly", "start": "2026-01-01"}
+        )
+        data["dagster"]["transforms"].append({"select": "fct_orders", "partition_scheme": "monthly"})
+
+    message = load_error(edit_artifacts(overlap))
+    assert "dagster.transforms[4].partition_scheme: model 'fct_orders' is already assigned to scheme 'daily'" in message
+    assert "by dagster.transforms[3]" in message

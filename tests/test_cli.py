@@ -15,7 +15,7 @@ def run(*args, **kwargs) -> subprocess.CompletedProcess:
 def test_validate_passes_on_the_demo_and_summarises_it(demo_manifest):
     done = run(VENV_BIN / "floe-dagster", "validate", DEMO)
     assert done.returncode == 0, done.stderr
-    assert "customer_360: ok: 12 assets, 21 asset checks, 1 schedules" in done.stdout
+    assert "customer_360: ok: 12 assets, 27 asset checks, 1 schedules, 2 sensors" in done.stdout
 
 
 def test_validate_exits_1_listing_every_error(edit_artifacts):

@@ -2,7 +2,15 @@
 
 import json
 
-from floe_dagster.compat import is_valid_cron, select_dbt_unique_ids
+import pytest
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from floe_dagster.compat import (
+    DbtSelector,
+    dagster_stub_asset,
+    dbt_assets_for_unique_ids,
+    is_valid_cron,
+)
 from tests.conftest import DEMO
 
 
@@ -14,9 +22,77 @@ def test_cron_check_accepts_five_fields_and_rejects_nonsense():
 
 
 def test_dbt_selection_resolves_path_tag_and_graph_operators(demo_manifest):
-    manifest = json.loads(demo_manifest.read_text())
-    selected = select_dbt_unique_ids(manifest, DEMO, "path:models/staging")
+    selector = DbtSelector(json.loads(demo_manifest.read_text()), DEMO)
+    selected = selector.select("path:models/staging")
     assert {u for u in selected if u.startswith("model.")} == {f"model.customer_360.stg_{t}" for t in ("customers", "orders", "payments")}
-    upstream = select_dbt_unique_ids(manifest, DEMO, "+fct_daily_revenue", exclude="path:models/staging")
+    upstream = selector.select("+fct_daily_revenue", exclude="path:models/staging")
     assert "model.customer_360.int_order_payments" in upstream
     assert "model.customer_360.stg_orders" not in upstream
+
+
+def test_run_storage_connection_reaches_the_instance_runs_table(dagster_home):
+    import sqlalchemy as sa
+    from dagster import DagsterInstance, DagsterRun
+
+    from floe_dagster.compat import run_storage_connection
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.add_run(DagsterRun(job_name="compat_probe"))
+        with run_storage_connection(instance) as conn:
+            names = conn.execute(sa.text("SELECT pipeline_name FROM runs")).scalars().all()
+            assert conn.dialect.name == "sqlite"
+    assert names == ["compat_probe"]
+
+
+@pytest.mark.parametrize("select", ["fqn:*", "stg_orders fct_orders dim_customers"])
+def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds(demo_manifest, select):
+    manifest = json.loads(demo_manifest.read_text())
+    translator = DagsterDbtTranslator()
+    ids = DbtSelector(manifest, DEMO).select(select)
+
+    @dbt_assets(manifest=manifest, select=select, name="step", dagster_dbt_translator=translator)
+    def theirs(context, dbt: DbtCliResource): ...
+
+    @dbt_assets_for_unique_ids(manifest=manifest, translator=translator, unique_ids=ids, select=select, name="step")
+    def ours(context, dbt: DbtCliResource): ...
+
+    def by_key(specs):
+        return {s.key: s for s in specs}
+
+    assert by_key(ours.specs) == by_key(theirs.specs)
+    assert {c.key: c for c in ours.check_specs} == {c.key: c for c in theirs.check_specs}
+    assert ours.op.tags == theirs.op.tags
+    assert ours.can_subset and ours.node_keys_by_input_name == theirs.node_keys_by_input_name
+
+
+def test_a_predefined_stub_is_the_asset_dagster_creates_for_a_dangling_dependency():
+    from dagster import AssetDep, AssetKey, Definitions, asset
+
+    metadata = {"dagster/table_name": "db.raw.orders"}
+
+    @asset(deps=[AssetDep("raw_orders", metadata=metadata)])
+    def orders(): ...
+
+    theirs = Definitions(assets=[orders]).get_repository_def().asset_graph
+    ours = Definitions(assets=[orders, dagster_stub_asset(AssetKey("raw_orders"), metadata)])
+    node, expected = ours.get_repository_def().asset_graph.get(AssetKey("raw_orders")), theirs.get(AssetKey("raw_orders"))
+    assert list(node.assets_def.specs) == list(expected.assets_def.specs)
+    assert (node.is_external, node.is_materializable, node.child_keys) == (
+        expected.is_external, expected.is_materializable, expected.child_keys
+    )
+
+
+def test_bulk_event_reads_used_by_staleness_still_exist(tmp_path):
+    from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, DagsterEventType, DagsterInstance
+
+    from floe_dagster.compat import latest_storage_ids_by_partition, planned_materializations
+
+    with DagsterInstance.ephemeral() as instance:
+        key = AssetKey("a")
+        instance.report_runless_asset_event(AssetMaterialization(key, partition="p1"))
+        ids = latest_storage_ids_by_partition(
+            instance, key, DagsterEventType.ASSET_MATERIALIZATION, {"p1", "p2"}
+        )
+        assert list(ids) == ["p1"]
+        page = planned_materializations(instance, AssetRecordsFilter(asset_key=key), None)
+        assert page.records == [] and not page.has_more

@@ -60,9 +60,10 @@ def test_tags_carry_product_and_quality_tier(repo):
 
 def test_dbt_tests_become_asset_checks_on_their_models(repo):
     checks = {(c.asset_key, c.name) for c in repo.asset_graph.asset_check_keys}
+    checks = {c for c in checks if c[1] != "partition_staleness"}
     assert (key("fct_orders"), "unique_fct_orders_order_id") in checks
     assert (key("stg_orders"), "accepted_values_stg_orders_status__placed__shipped__completed__returned") in checks
-    assert len(checks) == 21
+    assert len(checks) == 20
 
 
 def test_schedule_runs_in_its_iana_timezone_over_its_selection(repo):
@@ -89,9 +90,17 @@ def test_order_models_and_order_ingestion_are_daily_partitioned(repo):
 def test_scheduled_tick_requests_the_last_complete_partition(repo):
     from datetime import datetime, timezone
 
-    from dagster import build_schedule_context
+    from dagster import build_schedule_context, instance_for_test
 
     schedule = repo.get_schedule_def("customer_360_daily")
     at = datetime(2026, 2, 15, 6, tzinfo=timezone.utc)
-    requests = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=at, repository_def=repo)).run_requests
+    with instance_for_test() as instance:  # the tick checks its run key against instance storage
+        context = build_schedule_context(instance=instance, scheduled_execution_time=at, repository_def=repo)
+        requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-02-14"]
+
+
+def test_every_partitioned_asset_has_a_staleness_check(repo):
+    checked = {c.asset_key for c in repo.asset_graph.asset_check_keys if c.name == "partition_staleness"}
+    partitioned = {k for k in repo.asset_graph.get_all_asset_keys() if repo.asset_graph.get(k).partitions_def}
+    assert checked == partitioned and len(checked) == 7

@@ -77,7 +77,7 @@ def test_dagster_dev_shows_assets_checks_and_schedules(dagster_dev):
     assert "sales/customer_360/fct_orders" in assets
     assert len(assets) == 12
     checks = sum(len(n["assetChecksOrError"]["checks"]) for n in assets.values())
-    assert checks == 21
+    assert checks == 27  # 20 dbt tests + a staleness check on each of 7 partitioned assets
     schedules = [s for r in data["repositoriesOrError"]["nodes"] for s in r["schedules"]]
     assert schedules == [
         {"name": "customer_360_daily", "cronSchedule": "0 6 * * *", "executionTimezone": "Europe/Berlin"}

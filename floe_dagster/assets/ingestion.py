@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from floe_dagster.assets.keys import table_key
-from floe_dagster.assets.translator import PRODUCT_TAG, SIZE_TAG
+from floe_dagster.assets.translator import PRODUCT_TAG, SCHEME_TAG, SIZE_TAG
 from floe_dagster.contract.dagster_section import IngestionSource, PartitionScheme
 from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
@@ -60,7 +60,11 @@ def _source_assets(
             group_name=source.group,
             owners=section.owners or None,
             description=f"`{dataset}.{table}`, loaded by dlt source `{source.source}`.",
-            tags={PRODUCT_TAG: plan.name, SIZE_TAG: size},
+            tags={
+                PRODUCT_TAG: plan.name,
+                SIZE_TAG: size,
+                **({SCHEME_TAG: source.partition_scheme} if source.partition_scheme else {}),
+            },
             kinds={"dlt", plan.files.artifacts.plugins.compute.type},
             skippable=True,
         )

@@ -14,6 +14,7 @@ from floe_dagster.loading.plan import ModelSettings, ProductPlan
 PRODUCT_TAG = "floe/product"
 TIER_TAG = "floe/quality_tier"
 SIZE_TAG = "floe/workload_size"
+SCHEME_TAG = "floe/partition_scheme"
 
 
 class FloeDbtTranslator(DagsterDbtTranslator):
@@ -56,6 +57,8 @@ class FloeDbtTranslator(DagsterDbtTranslator):
         settings = self._settings_for(dbt_resource_props)
         if settings:
             tags[SIZE_TAG] = settings.workload_size
+            if settings.partition_scheme:
+                tags[SCHEME_TAG] = settings.partition_scheme
             if settings.quality_tier:
                 tags[TIER_TAG] = settings.quality_tier
         return tags

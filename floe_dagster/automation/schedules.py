@@ -1,7 +1,10 @@
 """Cron schedules from the artifacts, each with its own asset job.
 
 A schedule over partitioned assets requests the last complete partition at each tick
-(unpartitioned assets in its selection run in the same run).
+(unpartitioned assets in its selection run in the same run). Every tick goes through the
+global run-key check (automation/run_keys.py): a partitioned schedule's trigger is
+`schedule:<name>`, so a later tick asking for a partition already run is a duplicate; an
+unpartitioned schedule's trigger includes the tick time, so each tick is new work.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dagster import (
 )
 
 from floe_dagster.assets.keys import model_key, table_key
+from floe_dagster.automation.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.contract.dagster_section import ScheduleSpec
 from floe_dagster.loading.plan import ProductPlan
 
@@ -58,13 +62,18 @@ def _schedule(
         description=spec.description,
         default_status=status,
     )
-    if partitions_def is None:
-        return ScheduleDefinition(**common)
+    guard = RunKeyGuard.for_plan(plan)
 
-    def latest_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
-        if not keys:
-            return SkipReason(f"no complete {scheme} partition yet")
-        return RunRequest(partition_key=keys[-1])
+    def checked_tick(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        tick = context.scheduled_execution_time
+        if partitions_def is None:
+            planned = guard.plan(keys, trigger=f"schedule:{spec.name}@{tick.isoformat()}")
+        else:
+            complete = partitions_def.get_partition_keys(current_time=tick)
+            if not complete:
+                return SkipReason(f"no complete {scheme} partition yet")
+            planned = guard.plan(keys, trigger=f"schedule:{spec.name}", partition=complete[-1])
+        requests, skipped = guard.request(context, [planned], schedule_owner(spec.name, tick))
+        return requests[0] if requests else SkipReason(skip_reason_text(skipped))
 
-    return ScheduleDefinition(**common, execution_fn=latest_partition)
+    return ScheduleDefinition(**common, execution_fn=checked_tick)

@@ -1,10 +1,16 @@
-"""Step-level execution settings from the artifacts: retries and the executor."""
+"""Step-level execution settings from the artifacts: retries, per-step Job config and the executor."""
 
 from __future__ import annotations
 
 from dagster import Backoff, ExecutorDefinition, RetryPolicy, multiprocess_executor
 
 from floe_dagster.contract.dagster_section import ExecutionConfig
+from floe_dagster.execution.k8s import (
+    STEP_CONFIG_TAG,
+    k8s_executor,
+    step_k8s_config,
+    workload_resources,
+)
 
 
 def retry_policy(execution: ExecutionConfig) -> RetryPolicy | None:
@@ -20,10 +26,19 @@ def retry_policy(execution: ExecutionConfig) -> RetryPolicy | None:
 
 def step_op_tags(execution: ExecutionConfig, workload_size: str, labels: dict[str, str]) -> dict:
     """Op tags for one step; on Kubernetes they carry the step Job's `dagster-k8s/config`."""
-    return {}
+    if execution.mode != "k8s" or execution.k8s is None:
+        return {}
+    resources = workload_resources(execution, workload_size)
+    return {STEP_CONFIG_TAG: step_k8s_config(execution.k8s, resources, labels)}
 
 
-def build_executor(execution: ExecutionConfig, single_writer: bool) -> ExecutorDefinition:
-    """Multiprocess locally; one step at a time when the warehouse allows only one writer (DuckDB)."""
+def build_executor(
+    execution: ExecutionConfig, single_writer: bool, pass_env: tuple[str, ...] = ()
+) -> ExecutorDefinition:
+    """Multiprocess locally, a Job per step on Kubernetes; one step at a time when the
+    warehouse allows only one writer (DuckDB). `pass_env`: run-worker variables step pods
+    inherit (local step processes inherit the whole environment anyway)."""
     max_concurrent = 1 if single_writer else execution.max_concurrent_steps
+    if execution.mode == "k8s" and execution.k8s is not None:
+        return k8s_executor(execution.k8s, max_concurrent, pass_env)
     return multiprocess_executor.configured({"max_concurrent": max_concurrent})

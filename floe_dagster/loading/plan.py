@@ -1,18 +1,18 @@
 """Cross-checks the contract against the dbt manifest and settles each model's settings.
 
-Every selection the artifacts name is resolved once, here, with dbt's own selector; the
-asset builders only read the result.
+Every selection the artifacts name is resolved once, here, with dbt's own selector (all
+against one dbt graph, and cached beside the manifest); the asset builders only read the
+result.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from floe_dagster.compat import select_dbt_unique_ids
 from floe_dagster.contract.dagster_section import (
     BackfillPolicy,
     DagsterSection,
@@ -20,7 +20,9 @@ from floe_dagster.contract.dagster_section import (
     PartitionScheme,
 )
 from floe_dagster.errors import FloeConfigError, Problem
+from floe_dagster.loading.manifest import slim_manifest
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
+from floe_dagster.loading.selection import resolve_selections
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,19 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     }
     by_name = {node["name"]: uid for uid, node in models.items()}
     problems: list[Problem] = []
+    resolved = resolve_selections(
+        files.project_dir,
+        manifest,
+        [(o.select, o.exclude) for o in section.transforms]
+        + [(s.select, None) for s in section.schedules],
+    )
 
     def select(select: str, exclude: str | None, field_path: str) -> set[str]:
-        try:
-            chosen = select_dbt_unique_ids(manifest, files.project_dir, select, exclude) & models.keys()
-        except Exception as exc:  # dbt's selector raises several types for bad syntax
-            problems.append(Problem(where, field_path, f"invalid dbt selection {select!r}: {exc}"))
+        result = resolved[(select, exclude)]
+        if isinstance(result, Exception):
+            problems.append(Problem(where, field_path, f"invalid dbt selection {select!r}: {result}"))
             return set()
+        chosen = result & models.keys()
         if not chosen:
             problems.append(
                 Problem(
@@ -184,6 +192,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
         )
     if problems:
         raise FloeConfigError(files.name, problems)
+    files = replace(files, manifest=slim_manifest(manifest))
     return ProductPlan(files, settings, schedule_models, schedule_schemes)
 
 

@@ -1,0 +1,217 @@
+"""The staleness sensor and checks: refresh stale partitions, show them per asset.
+
+Each tick judges every partition in the window (`staleness.compute_states`), reports one
+asset-check evaluation per partitioned asset, and requests refreshes: a run per partition
+covering its due assets and everything partitioned downstream of them (upstream first,
+inside one run), never for a partition in flight, at most `max_requests_per_tick`, failed
+partitions only after their backoff and below `retry.max_attempts`. Requests go through the
+global run-key check with the causes in the trigger: the same cause never runs twice.
+"""
+
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+from dagster import (
+    AssetSelection,
+    AssetCheckEvaluation,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetChecksDefinition,
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    multi_asset_check,
+    sensor,
+)
+
+from floe_dagster.assets.keys import model_key, table_key
+from floe_dagster.assets.translator import SCHEME_TAG
+from floe_dagster.automation.run_keys import RunKeyGuard, skip_reason_text
+from floe_dagster.automation.staleness import (
+    PartitionState,
+    Status,
+    compute_states,
+    partitioned_assets,
+)
+from floe_dagster.contract.dagster_section import StalenessPolicy
+from floe_dagster.execution.policies import step_op_tags
+from floe_dagster.loading.plan import ProductPlan
+
+CHECK_NAME = "partition_staleness"
+
+
+def retry_due(state: PartitionState, policy: StalenessPolicy, now: float) -> bool:
+    """Failed partitions wait base * factor^(n-1) seconds after their n-th failure, up to the limit."""
+    if state.status is not Status.FAILED:
+        return True
+    retry = policy.retry
+    if state.failures >= retry.max_attempts:
+        return False
+    wait = retry.base_seconds * retry.factor ** (state.failures - 1)
+    return state.last_failure_at is None or now - state.last_failure_at >= wait
+
+
+def check_result(key: AssetKey, states: Sequence[PartitionState], policy: StalenessPolicy) -> dict:
+    """Passed, severity and metadata of one asset's staleness check."""
+    mine = [s for s in states if s.asset_key == key]
+    bad = [s for s in mine if s.needs_refresh]
+    given_up = [s for s in bad if s.status is Status.FAILED and s.failures >= policy.retry.max_attempts]
+    counts = defaultdict(int)
+    for s in mine:
+        counts[s.status.value] += 1
+    listing = "\n".join(
+        f"{s.partition}: {s.status.value}: {s.reason}" + (" (in flight)" if s.in_flight else "")
+        for s in bad[:50]
+    )
+    return dict(
+        passed=not bad,
+        severity=AssetCheckSeverity.ERROR if given_up else AssetCheckSeverity.WARN,
+        description=f"{len(bad)} of {len(mine)} partitions in the window need a refresh",
+        metadata={
+            **{f"partitions_{status}": n for status, n in sorted(counts.items())},
+            "gave_up_after_retries": len(given_up),
+            "stale_partitions": listing or "none",
+        },
+    )
+
+
+def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
+    """One check per partitioned asset (dbt models and ingested tables with a scheme), all
+    evaluated in a single step so a run pays for one extra step, not one per asset."""
+    policy = plan.files.artifacts.dagster.sensors.staleness
+    if not policy.enabled or not plan.schemes:
+        return []
+    prefix = plan.files.artifacts.asset_key_prefix
+    nodes = plan.manifest["nodes"]
+    keys = [
+        model_key(prefix, nodes[uid]["name"])
+        for uid, settings in plan.model_settings.items()
+        if settings.partition_scheme
+    ]
+    for source in plan.files.artifacts.dagster.ingestion:
+        if source.partition_scheme:
+            keys += [table_key(prefix, source.dbt_source, t) for t in source.tables]
+    specs = [
+        AssetCheckSpec(
+            CHECK_NAME,
+            asset=key,
+            blocking=False,
+            description="Partitions in the staleness window that are missing, failed or stale, "
+            "with reasons; the staleness sensor re-evaluates it every tick.",
+        )
+        for key in sorted(keys, key=lambda k: k.to_user_string())
+    ]
+
+    execution = plan.files.artifacts.dagster.execution
+    step = f"{plan.name}_{CHECK_NAME}"
+    tags = step_op_tags(
+        execution, execution.default_workload_size, {"floe/product": plan.name, "floe/step": step}
+    )
+
+    @multi_asset_check(specs=specs, name=step, can_subset=True, op_tags=tags)
+    def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        selected = {c.asset_key for c in context.selected_asset_check_keys}
+        graph = context.op_execution_context.job_def.asset_layer.asset_graph
+        assets = [a for a in partitioned_assets(graph) if a.key in selected]
+        states = compute_states(context.instance, assets, policy)
+        for asset in assets:
+            yield AssetCheckResult(
+                asset_key=asset.key, check_name=CHECK_NAME, **check_result(asset.key, states, policy)
+            )
+
+    return [_checks]
+
+
+def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
+    policy = plan.files.artifacts.dagster.sensors.staleness
+    if not policy.enabled or not plan.schemes:
+        return None
+    guard = RunKeyGuard.for_plan(plan)
+
+    partitioned = AssetSelection.tag(SCHEME_TAG, next(iter(plan.schemes)))
+    for scheme in list(plan.schemes)[1:]:
+        partitioned |= AssetSelection.tag(SCHEME_TAG, scheme)
+
+    @sensor(
+        name=f"{plan.name}_staleness",
+        asset_selection=partitioned,
+        minimum_interval_seconds=policy.minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING
+        if policy.default_status == "running"
+        else DefaultSensorStatus.STOPPED,
+        description="Refreshes missing, failed and stale partitions, upstream first, within "
+        f"the last {policy.window} partitions; at most {policy.max_requests_per_tick} runs a tick.",
+    )
+    def staleness(context: SensorEvaluationContext) -> Iterator[RunRequest | SkipReason]:
+        graph = context.repository_def.asset_graph
+        assets = partitioned_assets(graph)
+        now = time.time()
+        states = compute_states(context.instance, assets, policy, now)
+        for asset in assets:
+            result = check_result(asset.key, states, policy)
+            context.instance.report_runless_asset_event(
+                AssetCheckEvaluation(
+                    asset_key=asset.key,
+                    check_name=CHECK_NAME,
+                    passed=result["passed"],
+                    severity=result["severity"],
+                    description=result["description"],
+                    metadata=result["metadata"],
+                )
+            )
+        planned = [
+            guard.plan(keys, trigger=f"staleness:{_digest(causes)}", partition=partition)
+            for partition, keys, causes in refresh_plan(graph, states, policy, now)
+        ]
+        if not planned:
+            yield SkipReason("every partition in the window is fresh, in flight, or waiting to retry")
+            return
+        requests, skipped = guard.request(context, planned)
+        yield from requests
+        if not requests:
+            yield SkipReason(skip_reason_text(skipped))
+
+    return staleness
+
+
+def refresh_plan(
+    graph, states: Sequence[PartitionState], policy: StalenessPolicy, now: float
+) -> list[tuple[str, list[AssetKey], list[str]]]:
+    """(partition, assets to refresh upstream-first, causes) for at most the per-tick cap."""
+    by_partition: dict[str, dict[AssetKey, PartitionState]] = defaultdict(dict)
+    for s in states:
+        by_partition[s.partition][s.asset_key] = s
+    plans = []
+    for partition in sorted(by_partition):
+        row = by_partition[partition]
+        if any(s.in_flight for s in row.values()):
+            continue
+        due = {k for k, s in row.items() if s.needs_refresh and retry_due(s, policy, now)}
+        if not due:
+            continue
+        affected = _downstream_closure(graph, set(due), row)
+        causes = sorted(f"{k.to_user_string()}={row[k].cause}" for k in due)
+        plans.append((partition, sorted(affected, key=lambda k: k.to_user_string()), causes))
+    return plans[: policy.max_requests_per_tick]
+
+
+def _downstream_closure(graph, keys: set[AssetKey], row: dict) -> set[AssetKey]:
+    frontier = list(keys)
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            if child in row and child not in keys:
+                keys.add(child)
+                frontier.append(child)
+    return keys
+
+
+def _digest(causes: list[str]) -> str:
+    return hashlib.sha256("|".join(causes).encode()).hexdigest()[:16]

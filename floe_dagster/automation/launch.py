@@ -1,0 +1,81 @@
+"""`floe-dagster launch` and `floe-dagster conflicts`: manual runs through the run-key check.
+
+A launch *submits* the run to the instance (as the UI's Materialize button and
+`dagster job launch` do) rather than executing it in this process: it then waits in the
+instance's run queue (one run at a time on DuckDB), is launched by the configured run
+launcher (a Kubernetes Job in production) and shows in the UI like any other run.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+from dagster import AssetSelection, DagsterInstance
+
+from floe_dagster.automation.reservations import ReservationStore
+from floe_dagster.automation.run_keys import RUN_KEY_TAG, RunKeyGuard, Skipped
+from floe_dagster.compat import submit_asset_run
+from floe_dagster.definitions import build_definitions, load_plan
+
+PARTITION_TAG = "dagster/partition"
+DAGSTER_RUN_KEY_TAG = "dagster/run_key"
+
+
+def launch(
+    instance: DagsterInstance,
+    product: str,
+    project_dir: Path,
+    select: str,
+    trigger: str,
+    partition: str | None = None,
+    partition_range: tuple[str, str] | None = None,
+    location: str | None = None,
+) -> str | Skipped:
+    """Check the run key, then submit the run; returns its id, or why it was skipped."""
+    plan = load_plan(product, project_dir)
+    graph = build_definitions(plan).get_repository_def().asset_graph
+    asset_keys = AssetSelection.from_string(select).resolve(graph)
+    guard = RunKeyGuard.for_plan(plan)
+    planned = guard.plan(
+        asset_keys, trigger=trigger, partition=partition, partition_range=partition_range
+    )
+    verdict = guard.check(instance, [planned], owner=f"launch:{uuid.uuid4().hex}")
+    if verdict.skipped:
+        return verdict.skipped[0]
+    tags = {**planned.tags, DAGSTER_RUN_KEY_TAG: planned.tags[RUN_KEY_TAG]}
+    if partition:
+        tags[PARTITION_TAG] = partition
+    return submit_asset_run(
+        instance,
+        python_file=plan.project_dir / "definitions.py",
+        working_directory=plan.project_dir,
+        location_name=location or product,
+        asset_keys=frozenset(asset_keys),
+        run_config=planned.run_config,
+        tags=tags,
+    )
+
+
+def conflicts_text(instance: DagsterInstance, product: str | None, as_json: bool) -> str:
+    """Recorded conflicts, newest first: a table, or JSON lines for scripts."""
+    store = ReservationStore(instance)
+    store.ensure_tables()
+    records = store.list_conflicts(product)
+    if as_json:
+        return json.dumps([asdict(r) for r in records], indent=1)
+    if not records:
+        return "no run-key conflicts recorded"
+    lines = []
+    for r in records:
+        identity = r.identity
+        where = identity.get("partition") or "...".join(identity.get("range") or []) or "-"
+        lines.append(
+            f"{r.run_key}  {r.product}  {where}  trigger={identity['trigger']}  "
+            f"held by {r.held_by_run_id or 'a pending reservation'} "
+            f"({r.held_fingerprint[:12]}), refused {r.requested_fingerprint[:12]} "
+            f"x{r.occurrences}, assets: {', '.join(identity['assets'])}"
+        )
+    return "\n".join(lines)

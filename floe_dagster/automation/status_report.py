@@ -1,0 +1,44 @@
+"""`floe-dagster status`: the partition table a person (or a script, with --json) reads."""
+
+from __future__ import annotations
+
+import json
+
+from dagster import DagsterInstance
+
+from floe_dagster.automation.staleness import compute_states, partitioned_assets
+from floe_dagster.definitions import build_definitions
+from floe_dagster.loading.plan import ProductPlan
+
+
+def status_text(instance: DagsterInstance, plan: ProductPlan, as_json: bool) -> str:
+    repo = build_definitions(plan).get_repository_def()
+    policy = plan.files.artifacts.dagster.sensors.staleness
+    states = compute_states(instance, partitioned_assets(repo.asset_graph), policy)
+    rows = [
+        {
+            "asset": s.asset_key.to_user_string(),
+            "partition": s.partition,
+            "status": s.status.value,
+            "reason": s.reason,
+            "in_flight": s.in_flight,
+            "failures": s.failures,
+            "evidence": {k: v for k, v in s.evidence.items() if v is not None},
+        }
+        for s in states
+    ]
+    if as_json:
+        return json.dumps(rows, indent=2)
+    width = max((len(r["asset"]) for r in rows), default=5)
+    lines = [f"{'asset':<{width}}  {'partition':<16}  {'status':<14}  reason"]
+    for r in rows:
+        flight = " (in flight)" if r["in_flight"] else ""
+        lines.append(
+            f"{r['asset']:<{width}}  {r['partition']:<16}  {r['status']:<14}  {r['reason']}{flight}"
+        )
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    lines.append("")
+    lines.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no partitions")
+    return "\n".join(lines)

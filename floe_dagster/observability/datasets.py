@@ -1,0 +1,76 @@
+"""What each asset reads and writes, as OpenLineage datasets, from the dbt manifest and dlt.
+
+dbt models read their sources and refs and write their own relation; a dlt ingestion asset
+writes the table its dbt source names (dlt lands it in that source's schema), so the dlt
+output and the dbt input are the same dataset and lineage joins up across steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import AssetKey
+
+from floe_dagster.assets.keys import table_key
+from floe_dagster.assets.translator import FloeDbtTranslator
+from floe_dagster.execution.resources import duckdb_path
+from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.observability.lineage import Dataset
+
+_RELATIONS = {"model", "seed", "snapshot", "source"}
+
+
+@dataclass(frozen=True)
+class AssetLineage:
+    """One asset as an OpenLineage job: its input and output datasets, and its dbt model if any."""
+
+    inputs: tuple[Dataset, ...]
+    outputs: tuple[Dataset, ...]
+    dbt_unique_id: str | None = None
+
+
+def product_lineage(plan: ProductPlan) -> dict[AssetKey, AssetLineage]:
+    """Every dbt model and every dlt-loaded table of the product, by asset key."""
+    namespace = warehouse_namespace(plan)
+    manifest = plan.manifest
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    translator = FloeDbtTranslator(plan)
+
+    def datasets(unique_ids: list[str]) -> tuple[Dataset, ...]:
+        names = (_relation(nodes[u]) for u in unique_ids if u in nodes)
+        return tuple(Dataset(namespace, name) for name in names if name)
+
+    found = {
+        translator.get_asset_key(node): AssetLineage(
+            inputs=datasets(node["depends_on"]["nodes"]),
+            outputs=datasets([uid]),
+            dbt_unique_id=uid,
+        )
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+    }
+    prefix = plan.files.artifacts.asset_key_prefix
+    sources = {(n["source_name"], n["name"]): uid for uid, n in manifest["sources"].items()}
+    for ingestion in plan.files.artifacts.dagster.ingestion:
+        for table in ingestion.tables:
+            found[table_key(prefix, ingestion.dbt_source, table)] = AssetLineage(
+                inputs=(), outputs=datasets([sources[(ingestion.dbt_source, table)]])
+            )
+    return found
+
+
+def warehouse_namespace(plan: ProductPlan) -> str:
+    """OpenLineage's DuckDB namespace (as dbt-ol writes it): the database file."""
+    return f"duckdb://{duckdb_path(plan)}"
+
+
+def _relation(node: Mapping[str, Any]) -> str | None:
+    """`database.schema.table` of a node that is a relation; None for ephemeral models, tests."""
+    if node["resource_type"] not in _RELATIONS:
+        return None
+    if node.get("config", {}).get("materialized") == "ephemeral":
+        return None
+    table = node.get("identifier") or node.get("alias") or node["name"]
+    return ".".join(part for part in (node.get("database"), node["schema"], table) if part)

@@ -1,0 +1,159 @@
+"""helm/floe-dagster: lints, renders valid Kubernetes objects, and meets the deployment policy.
+
+Runs the real `helm` (scripts/test_services.sh puts it in .tools/). Every rendered object is
+validated offline against the Kubernetes OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import IN_CI, REPO
+from tests.k8s_standin import schema_errors
+from tests.k8s_standin.policy import violations
+
+CHART = REPO / "helm" / "floe-dagster"
+RELEASE = "floe"
+
+PRODUCTS = {
+    "image": "registry.example/floe/products:1.0.0",
+    "products": [
+        {
+            "name": "customer_360",
+            "env": {"DBT_TARGET": "prod"},
+            "secretEnv": [{"name": "WAREHOUSE_PASSWORD", "secretName": "warehouse", "key": "password"}],
+            "envFromSecrets": ["customer-360-env"],
+        },
+        {"name": "orders_mart", "image": "registry.example/floe/orders_mart:2.1.0", "port": 4000},
+    ],
+}
+
+
+def helm_binary() -> str:
+    """.tools/helm from scripts/test_services.sh, else helm on PATH; fails under CI without it."""
+    found = REPO / ".tools" / "helm"
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("helm")
+    if on_path:
+        return on_path
+    if IN_CI:
+        pytest.fail("helm is missing: scripts/test_services.sh extracts it into .tools/helm")
+    pytest.skip("helm is missing: run `bash scripts/test_services.sh` to extract it into .tools/")
+
+
+def helm(*args: str, values: dict[str, Any], tmp: Path) -> subprocess.CompletedProcess:
+    values_file = tmp / "values.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    return subprocess.run(
+        [helm_binary(), *args, "-f", str(values_file)], capture_output=True, text=True, timeout=60
+    )
+
+
+def render(values: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
+    done = helm("template", RELEASE, str(CHART), values=values, tmp=tmp)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def deployment(objects: list[dict], name: str) -> dict:
+    return next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+
+
+def test_chart_passes_helm_lint(tmp_path):
+    done = helm("lint", str(CHART), "--strict", values=PRODUCTS, tmp=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_each_product_gets_a_deployment_and_a_service(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    names = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
+    assert names == [
+        ("Deployment", "floe-customer-360"), ("Deployment", "floe-orders-mart"),
+        ("Service", "floe-customer-360"), ("Service", "floe-orders-mart"),
+    ]
+
+
+def test_every_rendered_object_validates_against_the_kubernetes_openapi_schema(tmp_path):
+    for obj in render(PRODUCTS, tmp_path):
+        assert schema_errors(obj) == [], obj["metadata"]["name"]
+
+
+def test_rendered_chart_meets_the_policy(tmp_path):
+    assert violations(render(PRODUCTS, tmp_path)) == []
+
+
+def test_code_server_runs_the_products_definitions_and_probes_its_health_check(tmp_path):
+    container = deployment(render(PRODUCTS, tmp_path), "floe-orders-mart")["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["dagster", "code-server", "start"]
+    assert "/opt/floe/products/orders_mart/definitions.py" in container["command"]
+    assert container["image"] == "registry.example/floe/orders_mart:2.1.0"
+    health = {"exec": {"command": ["dagster", "api", "grpc-health-check", "-p", "4000"]}}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe].items() >= health.items()
+
+
+def test_secrets_are_rendered_only_as_references(tmp_path):
+    container = deployment(render(PRODUCTS, tmp_path), "floe-customer-360")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["WAREHOUSE_PASSWORD"] == {
+        "name": "WAREHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}}}
+    assert env["DBT_TARGET"]["value"] == "prod"
+    assert container["envFrom"] == [{"secretRef": {"name": "customer-360-env"}}]
+
+
+def test_values_schema_rejects_a_secret_as_a_plain_env_var(tmp_path):
+    values = copy.deepcopy(PRODUCTS)
+    values["products"][0]["env"]["WAREHOUSE_PASSWORD"] = "hunter2"
+    done = helm("template", RELEASE, str(CHART), values=values, tmp=tmp_path)
+    assert done.returncode != 0
+    assert "invalid propertyName 'WAREHOUSE_PASSWORD'" in done.stderr
+
+
+def test_values_schema_rejects_a_root_container(tmp_path):
+    values = {**PRODUCTS, "securityContext": {"runAsNonRoot": False, "readOnlyRootFilesystem": True}}
+    assert helm("template", RELEASE, str(CHART), values=values, tmp=tmp_path).returncode != 0
+
+
+def test_policy_flags_an_inline_secret(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    container = deployment(objects, "floe-customer-360")["spec"]["template"]["spec"]["containers"][0]
+    container["env"].append({"name": "WAREHOUSE_PASSWORD", "value": "hunter2"})
+    objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg"}, "stringData": {"p": "x"}})
+    found = violations(objects)
+    assert any("WAREHOUSE_PASSWORD carries a secret inline" in v for v in found)
+    assert any(v.startswith("Secret/pg: carries secret data inline") for v in found)
+
+
+def test_policy_flags_a_missing_resource_limit(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    container = deployment(objects, "floe-orders-mart")["spec"]["template"]["spec"]["containers"][0]
+    del container["resources"]["limits"]["memory"]
+    assert violations(objects) == ["Deployment/floe-orders-mart container code-server: no memory limit: set resources.limits.memory"]
+
+
+def test_policy_flags_a_root_container(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    pod = deployment(objects, "floe-orders-mart")["spec"]["template"]["spec"]
+    pod["securityContext"]["runAsUser"] = 0
+    pod["containers"][0]["securityContext"].pop("runAsNonRoot")
+    pod["securityContext"].pop("runAsNonRoot")
+    assert violations(objects) == ["Deployment/floe-orders-mart container code-server: may run as root: set securityContext.runAsNonRoot: true"]
+
+
+def test_dagster_chart_values_point_the_workspace_at_the_code_server_services(tmp_path):
+    dagster_values = yaml.safe_load((REPO / "deploy" / "dagster-values.yaml").read_text())
+    servers = dagster_values["dagsterWebserver"]["workspace"]["servers"]
+    services = {o["metadata"]["name"]: o for o in render(PRODUCTS, tmp_path) if o["kind"] == "Service"}
+    for server in servers:
+        assert server["port"] == services[server["host"]]["spec"]["ports"][0]["port"]
+        assert server["name"] == services[server["host"]]["metadata"]["labels"]["floe/product"]
+    assert dagster_values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert dagster_values["global"]["postgresqlSecretName"] and not dagster_values["generatePostgresqlPasswordSecret"]
