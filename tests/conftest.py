@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test; dropped afterwards.
+@contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped on exit.
 
     Unreachable PostgreSQL fails the test under CI=true and skips it elsewhere.
     """
@@ -105,6 +106,13 @@ def postgres_database() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test."""
+    with new_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 import time
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -25,7 +25,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from floe_dagster import load_product_definitions
-from tests.conftest import DEMO, IN_CI, POSTGRES_URL, REPO, cli_env
+from tests.conftest import DEMO, REPO, cli_env, new_postgres_database
 from tests.k8s_standin import KubernetesStandIn, schema_errors
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -66,21 +66,6 @@ class K8sRun:
     steps: set[str]
 
 
-def _database() -> tuple[str, object]:
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(POSTGRES_URL, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable under CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    admin.autocommit = True
-    name = f"floe_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}", admin
-
-
 def _product(root: Path) -> Path:
     product = root / "customer_360"
     shutil.copytree(DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__"))
@@ -117,7 +102,11 @@ def _instance_home(root: Path, kubeconfig: Path) -> Path:
 @pytest.fixture(scope="module")
 def k8s_run(tmp_path_factory, demo_manifest) -> K8sRun:
     root = tmp_path_factory.mktemp("k8s")
-    database, admin = _database()
+    with new_postgres_database() as database:
+        yield from _run_on_the_standin(root, database)
+
+
+def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
     standin = KubernetesStandIn().start()
     try:
         product = _product(root)
@@ -157,9 +146,6 @@ def k8s_run(tmp_path_factory, demo_manifest) -> K8sRun:
                      product / "warehouse" / "customer_360.duckdb", logs, {n.name for n in job.graph.nodes})
     finally:
         standin.stop()
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{urlparse(database).path.lstrip("/")}" WITH (FORCE)')
-        admin.close()
 
 
 def _wait_for_run(home: Path) -> tuple[DagsterRun, str]:
