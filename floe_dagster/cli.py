@@ -56,14 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="print JSON")
 
     args = parser.parse_args(argv)
-    return {
+    command = {
         "validate": _validate,
         "schema": _schema,
         "prepare": _prepare,
         "launch": _launch,
         "conflicts": _conflicts,
         "status": _status,
-    }[args.command](args)
+    }[args.command]
+    try:
+        return command(args)
+    except FloeConfigError as exc:  # bad product input: the listed problems, exit 1
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def product_name_for(project_dir: Path, given: str | None = None) -> str:
@@ -80,12 +85,7 @@ def _validate(args: argparse.Namespace) -> int:
     from floe_dagster.definitions import load_product_definitions
 
     name = product_name_for(args.project_dir, args.product)
-    try:
-        defs = load_product_definitions(name, args.project_dir)
-    except FloeConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    repo = defs.get_repository_def()
+    repo = load_product_definitions(name, args.project_dir).get_repository_def()
     graph = repo.asset_graph
     print(
         f"{name}: ok: {len(graph.get_all_asset_keys())} assets, "
@@ -127,15 +127,11 @@ def _launch(args: argparse.Namespace) -> int:
         print("floe-dagster launch: --partition-range is FIRST...LAST", file=sys.stderr)
         return 2
     name = product_name_for(args.project_dir, args.product)
-    try:
-        with DagsterInstance.get() as instance:
-            result = launch(
-                instance, name, args.project_dir, args.select, args.trigger,
-                args.partition, bounds, args.location,
-            )
-    except FloeConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    with DagsterInstance.get() as instance:
+        result = launch(
+            instance, name, args.project_dir, args.select, args.trigger,
+            args.partition, bounds, args.location,
+        )
     if isinstance(result, str):
         print(f"submitted run {result}")
         return 0
@@ -159,12 +155,7 @@ def _status(args: argparse.Namespace) -> int:
     from floe_dagster.automation.status_report import status_text
     from floe_dagster.definitions import load_plan
 
-    name = product_name_for(args.project_dir, args.product)
-    try:
-        plan = load_plan(name, args.project_dir)
-    except FloeConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    plan = load_plan(product_name_for(args.project_dir, args.product), args.project_dir)
     with DagsterInstance.get() as instance:
         print(status_text(instance, plan, args.json))
     return 0
