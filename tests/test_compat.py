@@ -96,3 +96,35 @@ def test_bulk_event_reads_used_by_staleness_still_exist(tmp_path):
         assert list(ids) == ["p1"]
         page = planned_materializations(instance, AssetRecordsFilter(asset_key=key), None)
         assert page.records == [] and not page.has_more
+
+
+def test_raw_materialization_rows_give_timestamp_and_tags_by_storage_id(tmp_path):
+    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+
+    from floe_dagster.compat import materialization_times_and_tags
+
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        key = AssetKey("a")
+        instance.report_runless_asset_event(
+            AssetMaterialization(key, partition="p1", tags={"dagster/code_version": "v7"})
+        )
+        record = instance.fetch_materializations(key, limit=1).records[0]
+        assert materialization_times_and_tags(instance, [record.storage_id]) == {
+            record.storage_id: (record.timestamp, {"dagster/code_version": "v7"})
+        }
+
+
+def test_status_cache_gives_failed_and_in_progress_partition_keys(tmp_path):
+    from dagster import DagsterInstance, DailyPartitionsDefinition, Failure, asset, materialize
+
+    from floe_dagster.compat import failed_and_in_progress_partitions
+
+    days = DailyPartitionsDefinition("2026-01-01", end_date="2026-01-05")
+
+    @asset(partitions_def=days)
+    def broken():
+        raise Failure("no")
+
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        materialize([broken], instance=instance, partition_key="2026-01-02", raise_on_error=False)
+        assert failed_and_in_progress_partitions(instance, broken.key, days) == ({"2026-01-02"}, set())

@@ -73,3 +73,20 @@ def test_a_partition_older_than_the_limit_is_stale_age(product_dir, instance):
     state = state_of(product_dir, instance, key("shop", "orders"), now=later)
     assert state.status is Status.STALE_AGE
     assert state.evidence["age_hours"] > 1
+
+
+def test_a_partition_a_queued_run_will_produce_is_in_flight_and_not_refreshed(product_dir, instance):
+    from floe_dagster.automation.healing import refresh_plan
+
+    defs = load_product_definitions("customer_360", product_dir)
+    graph = defs.get_repository_def().asset_graph
+    instance.create_run_for_job(
+        job_def=defs.resolve_implicit_global_asset_job_def(),
+        asset_selection=frozenset([key("shop", "orders")]),
+        tags={"dagster/partition": DAY},
+    )
+    states = compute_states(instance, partitioned_assets(graph), POLICY)
+    orders = next(s for s in states if s.asset_key == key("shop", "orders") and s.partition == DAY)
+    assert (orders.status, orders.in_flight) == (Status.MISSING, True)
+    planned = {partition for partition, _, _ in refresh_plan(graph, states, POLICY, time.time())}
+    assert DAY not in planned and "2026-04-10" in planned

@@ -18,7 +18,6 @@ from enum import Enum
 
 from dagster import (
     AssetKey,
-    AssetPartitionStatus,
     AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
@@ -27,7 +26,12 @@ from dagster import (
     RunsFilter,
 )
 
-from floe_dagster.compat import latest_storage_ids_by_partition, planned_materializations
+from floe_dagster.compat import (
+    failed_and_in_progress_partitions,
+    latest_storage_ids_by_partition,
+    materialization_times_and_tags,
+    planned_materializations,
+)
 from floe_dagster.contract.dagster_section import StalenessPolicy
 
 CODE_VERSION_TAG = "dagster/code_version"
@@ -114,13 +118,12 @@ def compute_states(
         )
         latest_by_asset[asset.key] = mats
         fails = _failures_after(instance, asset.key, keys, mats)
-        records = _records(instance, asset.key, list(mats.values()))
-        status_by_partition = instance.get_status_by_partition(
-            asset.key, keys, asset.partitions_def
-        ) or {}
-        for key in keys:  # failed inside a range run: no per-partition attempt to count
-            if status_by_partition.get(key) == AssetPartitionStatus.FAILED and key not in fails:
-                fails[key] = [now]
+        records = materialization_times_and_tags(instance, list(mats.values()))
+        failed, in_progress = failed_and_in_progress_partitions(
+            instance, asset.key, asset.partitions_def
+        )
+        for key in failed.intersection(keys) - fails.keys():
+            fails[key] = [now]  # failed inside a range run: no per-partition attempt to count
         upstream = {}
         for parent, parent_def in asset.parents:
             if parent_def is None:
@@ -135,15 +138,17 @@ def compute_states(
                     )
                 upstream[parent] = latest_by_asset[parent]
         for key in keys:
+            mat_time, tags = records.get(mats.get(key), (None, {}))
             states.append(
                 _judge(
                     asset,
                     key,
                     mats.get(key),
-                    *records.get(mats.get(key), (None, None)),
+                    mat_time,
+                    tags.get(CODE_VERSION_TAG),
                     fails.get(key, []),
                     upstream,
-                    status_by_partition.get(key) == AssetPartitionStatus.IN_PROGRESS,
+                    key in in_progress,
                     policy,
                     now,
                 )
@@ -256,17 +261,3 @@ def _failures_after(
             failures.setdefault(partition, []).append(failed_at[run_id])
     return failures
 
-
-def _records(
-    instance: DagsterInstance, key: AssetKey, storage_ids: list[int]
-) -> dict[int, tuple[float, str | None]]:
-    """(timestamp, code version) of the given materializations, in one query."""
-    if not storage_ids:
-        return {}
-    result = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, storage_ids=storage_ids), limit=len(storage_ids)
-    )
-    return {
-        r.storage_id: (r.timestamp, (r.asset_materialization.tags or {}).get(CODE_VERSION_TAG))
-        for r in result.records
-    }
