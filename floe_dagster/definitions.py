@@ -16,6 +16,7 @@ from floe_dagster.automation.sensors import build_sensors
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.execution.policies import build_executor
 from floe_dagster.execution.resources import build_resources
+from floe_dagster.loading.collector import collection_paused, exempt_while_alive
 from floe_dagster.loading.plan import ProductPlan, build_plan
 from floe_dagster.loading.project import ARTIFACTS_FILE, read_product_files
 from floe_dagster.observability import TRACEPARENT, traced_executor
@@ -25,17 +26,21 @@ def load_product_definitions(product_name: str, project_dir: Path | str) -> Defi
     """Validate the product directory and build its assets, checks, schedules and resources.
 
     Raises FloeConfigError, naming file, field and fix, for any bad input; a code location
-    never loads half-way.
+    never loads half-way. Python's garbage collector is paused while loading and leaves
+    what the load built out of its full passes while the repository lives
+    (loading/collector.py).
     """
-    plan = load_plan(product_name, project_dir)
-    try:
-        defs = build_definitions(plan)
-        defs.get_repository_def()  # resolve now: a code location never loads half-way
+    with collection_paused():
+        plan = load_plan(product_name, project_dir)
+        try:
+            defs = build_definitions(plan)
+            repo = defs.get_repository_def()  # resolve now: a code location never loads half-way
+        except DagsterError as exc:
+            raise FloeConfigError.single(
+                product_name, str(plan.project_dir / ARTIFACTS_FILE), "dagster", str(exc)
+            ) from exc
+        exempt_while_alive(repo)
         return defs
-    except DagsterError as exc:
-        raise FloeConfigError.single(
-            product_name, str(plan.project_dir / ARTIFACTS_FILE), "dagster", str(exc)
-        ) from exc
 
 
 def load_plan(product_name: str, project_dir: Path | str) -> ProductPlan:

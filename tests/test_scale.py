@@ -1,10 +1,12 @@
 """Large products load fast without changing what they load.
 
 Timings live in bench/load.py and docs/benchmarks.md; these tests check behaviour: each
-dbt step is exactly what `@dbt_assets` would build for its select string, and a
+dbt step is exactly what `@dbt_assets` would build for its select string, the manifest
+kept is the manifest read, the garbage collector is left as the caller had it, and a
 10,000-model product loads and serves in the code server.
 """
 
+import gc
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from bench.synthetic import synthetic_product
+from floe_dagster import load_product_definitions
 from floe_dagster.assets.dbt import build_dbt_assets
 from floe_dagster.assets.partitions import build_partitions
 from floe_dagster.assets.translator import FloeDbtTranslator
@@ -67,6 +70,32 @@ def test_a_broken_cache_file_is_ignored(product_dir):
     (product_dir / CACHE_FILE).write_text("{not json")
     plan = load_plan("customer_360", product_dir)
     assert plan.model_settings
+
+
+def test_the_kept_manifest_is_the_manifest_read_with_equal_configs_stored_once(demo_manifest):
+    read = json.loads(demo_manifest.read_text())
+    kept = load_plan("customer_360", DEMO).manifest
+    for section in ("nodes", "sources"):
+        assert kept[section].keys() == read[section].keys()
+        for uid, node in kept[section].items():
+            assert node == {k: v for k, v in read[section][uid].items() if k in node}
+            assert "config" in node and list(node["config"]) == list(read[section][uid]["config"])
+    configs = [node["config"] for node in kept["nodes"].values()]
+    assert len({id(c) for c in configs}) == len({json.dumps(c) for c in configs}) < len(configs)
+
+
+def test_the_collector_is_left_as_it_was_and_skips_a_repository_only_while_it_lives():
+    gc.disable()
+    try:
+        defs = load_product_definitions("customer_360", DEMO)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() > 0  # what the load built is left out of full collections
+    del defs
+    assert gc.get_freeze_count() == 0  # the repository is gone: all of it is collectable again
+    load_product_definitions("customer_360", DEMO)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 @pytest.mark.slow
