@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +89,6 @@ def new_postgres_database() -> Iterator[str]:
 
     Unreachable PostgreSQL fails the test under CI=true and skips it elsewhere.
     """
-    psycopg2 = pytest.importorskip("psycopg2")
     try:
         admin = psycopg2.connect(POSTGRES_URL, connect_timeout=5)
     except psycopg2.OperationalError as exc:
