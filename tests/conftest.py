@@ -127,3 +127,8 @@ def _isolated_defs_state_storage():
 
     with set_defs_state_storage(None):
         yield
+
+
+def floe_dagster_settings(artifacts: dict[str, Any]) -> dict[str, Any]:
+    """This package's own settings inside a parsed `compiled_artifacts.json`, for tests to edit."""
+    return artifacts.setdefault("dagster", {})
