@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from floe_dagster.contract.artifacts import json_schema, json_schema_text
+from floe_dagster.contract.artifacts import json_schema, json_schema_text, safe_name
 from floe_dagster.contract.reference import markdown
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.execution.resources import dbt_executable
@@ -82,13 +82,16 @@ def product_name_for(project_dir: Path, given: str | None = None) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from floe_dagster.definitions import load_product_definitions
+    from floe_dagster.definitions import load_plan, resolved_definitions
 
     name = product_name_for(args.project_dir, args.product)
-    repo = load_product_definitions(name, args.project_dir).get_repository_def()
+    plan = load_plan(name, args.project_dir)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    repo = resolved_definitions(plan).get_repository_def()
     graph = repo.asset_graph
     print(
-        f"{name}: ok: {len(graph.get_all_asset_keys())} assets, "
+        f"{safe_name(name)}: ok: {len(graph.get_all_asset_keys())} assets, "
         f"{len(list(graph.asset_check_keys))} asset checks, {len(repo.schedule_defs)} schedules, "
         f"{len(repo.sensor_defs)} sensors"
     )

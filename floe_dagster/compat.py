@@ -21,6 +21,16 @@ def is_valid_cron(expression: str) -> bool:
     return is_valid_cron_string(expression)
 
 
+def is_valid_tag_key(key: str) -> bool:
+    """Dagster's tag-key rule, as dagster-dbt applies it to dbt tags, for floe's model tags.
+
+    Dagster exposes no public check; an invalid key would fail the whole definitions load.
+    """
+    from dagster._utils.tags import is_valid_tag_key as dagster_rule
+
+    return dagster_rule(key)
+
+
 class DbtSelector:
     """dbt's own node selector over one manifest: built once, then asked each selection.
 

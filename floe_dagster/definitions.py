@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from dagster import DagsterError, Definitions
@@ -13,6 +14,7 @@ from floe_dagster.automation.healing import build_staleness_checks
 from floe_dagster.automation.jobs import build_partitioned_jobs
 from floe_dagster.automation.schedules import build_schedules
 from floe_dagster.automation.sensors import build_sensors
+from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.execution.policies import build_executor
 from floe_dagster.execution.resources import build_resources
@@ -20,6 +22,8 @@ from floe_dagster.loading.collector import collection_paused, exempt_while_alive
 from floe_dagster.loading.plan import ProductPlan, build_plan
 from floe_dagster.loading.project import ARTIFACTS_FILE, read_product_files
 from floe_dagster.observability import TRACEPARENT, traced_executor
+
+logger = logging.getLogger("floe_dagster")
 
 
 def load_product_definitions(product_name: str, project_dir: Path | str) -> Definitions:
@@ -32,15 +36,23 @@ def load_product_definitions(product_name: str, project_dir: Path | str) -> Defi
     """
     with collection_paused():
         plan = load_plan(product_name, project_dir)
-        try:
-            defs = build_definitions(plan)
-            repo = defs.get_repository_def()  # resolve now: a code location never loads half-way
-        except DagsterError as exc:
-            raise FloeConfigError.single(
-                product_name, str(plan.project_dir / ARTIFACTS_FILE), "dagster", str(exc)
-            ) from exc
-        exempt_while_alive(repo)
+        for warning in plan.warnings:
+            logger.warning("%s", warning)
+        defs = resolved_definitions(plan)
+        exempt_while_alive(defs.get_repository_def())
         return defs
+
+
+def resolved_definitions(plan: ProductPlan) -> Definitions:
+    """The definitions with the repository resolved now: a code location never loads half-way."""
+    try:
+        defs = build_definitions(plan)
+        defs.get_repository_def()
+    except DagsterError as exc:
+        raise FloeConfigError.single(
+            plan.name, str(plan.project_dir / ARTIFACTS_FILE), SETTINGS_PATH, str(exc)
+        ) from exc
+    return defs
 
 
 def load_plan(product_name: str, project_dir: Path | str) -> ProductPlan:

@@ -131,4 +131,7 @@ def _isolated_defs_state_storage():
 
 def floe_dagster_settings(artifacts: dict[str, Any]) -> dict[str, Any]:
     """This package's own settings inside a parsed `compiled_artifacts.json`, for tests to edit."""
-    return artifacts.setdefault("dagster", {})
+    orchestrator = artifacts["plugins"]["orchestrator"]
+    if orchestrator.get("config") is None:
+        orchestrator["config"] = {}
+    return orchestrator["config"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster import DagsterInstance, DagsterRun
 
-from tests.conftest import DEMO, REPO, cli_env
+from tests.conftest import DEMO, REPO, cli_env, floe_dagster_settings
 
 ALL_DAYS = "2026-01-01...2026-04-10"
 
@@ -41,7 +41,7 @@ def observe(
     observability = data["observability"]
     if lineage_url:
         observability["lineage"] = True
-        data["dagster"]["lineage"] = {"type": "http", "url": lineage_url, "timeout_seconds": 2}
+        floe_dagster_settings(data)["lineage"] = {"type": "http", "url": lineage_url, "timeout_seconds": 2}
     if otlp_url:
         telemetry = observability["telemetry"]
         telemetry.update(enabled=True, otlp_endpoint=otlp_url, otlp_protocol="http")

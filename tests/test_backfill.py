@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO, cli_env, floe_dagster_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -91,7 +91,7 @@ def backfill_and_wait(product_dir, env, tmp_path):
 def test_cli_backfill_makes_one_run_per_chunk_and_completes_every_partition(
     edit_artifacts, postgres_home, tmp_path, policy, expected_runs
 ):
-    product_dir = edit_artifacts(lambda d: d["dagster"]["transforms"][3].update(backfill=policy))
+    product_dir = edit_artifacts(lambda d: floe_dagster_settings(d)["transforms"][3].update(backfill=policy))
     runs, materialized = backfill_and_wait(product_dir, postgres_home, tmp_path)
     assert len(runs) == expected_runs
     assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)

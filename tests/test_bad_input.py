@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from floe_dagster import FloeConfigError, load_product_definitions
+from tests.conftest import floe_dagster_settings
 
 
 def load_error(project) -> str:
@@ -39,34 +40,34 @@ def test_invalid_json_names_file_line_and_column(product_dir):
 
 
 def test_unknown_field_is_named_by_its_path(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(crontab="0 6 * * *"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(crontab="0 6 * * *"))
     message = load_error(project)
-    assert "compiled_artifacts.json: dagster.schedules[0].crontab: unknown field" in message
+    assert "compiled_artifacts.json: plugins.orchestrator.config.schedules[0].crontab: unknown field" in message
 
 
-def test_wrong_schema_version_says_which_versions_are_read(edit_artifacts):
-    project = edit_artifacts(lambda d: d.update(version="0.9.0"))
+def test_an_older_schema_version_says_which_versions_are_read(edit_artifacts):
+    project = edit_artifacts(lambda d: d.update(version="0.3.0"))
     message = load_error(project)
     assert "compiled_artifacts.json: version:" in message
-    assert "'0.9.0' is not supported" in message and "0.4.x" in message
+    assert "'0.3.0' is older" in message and "0.4.0 to 0.16.x" in message
 
 
 def test_schedule_selection_matching_no_model_is_an_error(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(select="tag:nothing"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(select="tag:nothing"))
     message = load_error(project)
-    assert "dagster.schedules[0].select: selection 'tag:nothing' matches no dbt model" in message
+    assert "plugins.orchestrator.config.schedules[0].select: selection 'tag:nothing' matches no dbt model" in message
 
 
 def test_malformed_cron_is_an_error(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(cron="0 25 * *"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(cron="0 25 * *"))
     message = load_error(project)
-    assert "dagster.schedules[0].cron: malformed cron '0 25 * *'" in message
+    assert "plugins.orchestrator.config.schedules[0].cron: malformed cron '0 25 * *'" in message
 
 
 def test_unknown_timezone_is_an_error(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(timezone="Mars/Olympus"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(timezone="Mars/Olympus"))
     message = load_error(project)
-    assert "dagster.schedules[0].timezone: unknown timezone 'Mars/Olympus'" in message
+    assert "plugins.orchestrator.config.schedules[0].timezone: unknown timezone 'Mars/Olympus'" in message
 
 
 def test_manifest_of_another_dbt_project_is_an_error(product_dir):
@@ -81,8 +82,8 @@ def test_manifest_of_another_dbt_project_is_an_error(product_dir):
 
 def test_every_problem_is_listed_at_once(edit_artifacts):
     def two_mistakes(data):
-        data["dagster"]["schedules"][0]["cron"] = "never"
-        data["dagster"]["schedules"][0]["timezone"] = "Nowhere/Town"
+        floe_dagster_settings(data)["schedules"][0]["cron"] = "never"
+        floe_dagster_settings(data)["schedules"][0]["timezone"] = "Nowhere/Town"
 
     message = load_error(edit_artifacts(two_mistakes))
     assert "schedules[0].cron" in message and "schedules[0].timezone" in message
@@ -96,13 +97,13 @@ def test_a_model_the_artifacts_name_must_exist_in_the_manifest(edit_artifacts):
 
 
 def test_ingestion_table_must_be_a_table_of_its_dbt_source(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["ingestion"][0]["tables"].append("refunds"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["ingestion"][0]["tables"].append("refunds"))
     message = load_error(project)
-    assert "dagster.ingestion[0].tables[1]: table 'refunds' is not a table of dbt source" in message
+    assert "plugins.orchestrator.config.ingestion[0].tables[1]: table 'refunds' is not a table of dbt source" in message
 
 
 def test_product_name_must_match_the_code_location(product_dir):
-    with pytest.raises(FloeConfigError, match="metadata.product_name: is 'customer_360'"):
+    with pytest.raises(FloeConfigError, match="metadata.product_name: is 'customer-360'"):
         load_product_definitions("billing", product_dir)
 
 
@@ -112,26 +113,26 @@ def test_artifacts_that_are_not_an_object_are_an_error(product_dir):
 
 
 def test_unknown_partition_scheme_name_is_an_error(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["transforms"][3].update(partition_scheme="hourly"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["transforms"][3].update(partition_scheme="hourly"))
     message = load_error(project)
-    assert "dagster: transforms[3].partition_scheme 'hourly' is not a declared partition scheme" in message
+    assert "plugins.orchestrator.config: transforms[3].partition_scheme 'hourly' is not a declared partition scheme" in message
 
 
 def test_partition_start_after_end_is_an_error(edit_artifacts):
     project = edit_artifacts(
-        lambda d: d["dagster"]["partition_schemes"][0].update(start="2026-05-01", end="2026-04-11")
+        lambda d: floe_dagster_settings(d)["partition_schemes"][0].update(start="2026-05-01", end="2026-04-11")
     )
     message = load_error(project)
-    assert "dagster.partition_schemes[0]: start 2026-05-01T00:00:00 is not before end" in message
+    assert "plugins.orchestrator.config.partition_schemes[0]: start 2026-05-01T00:00:00 is not before end" in message
 
 
 def test_a_model_assigned_to_two_schemes_is_an_error(edit_artifacts):
     def overlap(data):
-        data["dagster"]["partition_schemes"].append(
+        floe_dagster_settings(data)["partition_schemes"].append(
             {"name": "monthly", "cadence": "monthly", "start": "2026-01-01"}
         )
-        data["dagster"]["transforms"].append({"select": "fct_orders", "partition_scheme": "monthly"})
+        floe_dagster_settings(data)["transforms"].append({"select": "fct_orders", "partition_scheme": "monthly"})
 
     message = load_error(edit_artifacts(overlap))
-    assert "dagster.transforms[4].partition_scheme: model 'fct_orders' is already assigned to scheme 'daily'" in message
-    assert "by dagster.transforms[3]" in message
+    assert "plugins.orchestrator.config.transforms[4].partition_scheme: model 'fct_orders' is already assigned to scheme 'daily'" in message
+    assert "by plugins.orchestrator.config.transforms[3]" in message

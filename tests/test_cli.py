@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from tests.conftest import DEMO, REPO, VENV_BIN, cli_env
+from tests.conftest import DEMO, REPO, VENV_BIN, cli_env, floe_dagster_settings
 
 
 def run(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -20,14 +20,14 @@ def test_validate_passes_on_the_demo_and_summarises_it(demo_manifest):
 
 def test_validate_exits_1_listing_every_error(edit_artifacts):
     def two_mistakes(data):
-        data["dagster"]["schedules"][0]["cron"] = "every morning"
-        data["dagster"]["bogus"] = True
+        floe_dagster_settings(data)["schedules"][0]["cron"] = "every morning"
+        floe_dagster_settings(data)["bogus"] = True
 
     project = edit_artifacts(two_mistakes)
     done = run(VENV_BIN / "floe-dagster", "validate", project)
     assert done.returncode == 1
-    assert "dagster.schedules[0].cron: malformed cron" in done.stderr
-    assert "dagster.bogus: unknown field" in done.stderr
+    assert "plugins.orchestrator.config.schedules[0].cron: malformed cron" in done.stderr
+    assert "plugins.orchestrator.config.bogus: unknown field" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -35,7 +35,8 @@ def test_schema_command_prints_the_json_schema():
     done = run(VENV_BIN / "floe-dagster", "schema")
     schema = json.loads(done.stdout)
     assert schema["title"] == "floe-dagster compiled_artifacts.json"
-    assert "dagster" in schema["properties"]
+    orchestrator = schema["$defs"]["DagsterOrchestrator"]["properties"]
+    assert "DagsterSection" in json.dumps(orchestrator["config"])
 
 
 def test_dagster_definitions_validate_accepts_the_workspace(demo_manifest):
@@ -45,7 +46,7 @@ def test_dagster_definitions_validate_accepts_the_workspace(demo_manifest):
 
 
 def test_a_bad_product_fails_dagster_definitions_validate_with_the_floe_message(edit_artifacts):
-    project = edit_artifacts(lambda d: d["dagster"]["schedules"][0].update(timezone="Mars/Olympus"))
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(timezone="Mars/Olympus"))
     done = run(
         VENV_BIN / "dagster", "definitions", "validate", "-f", project / "definitions.py",
         "-d", project,

@@ -10,6 +10,7 @@ from floe_dagster.compat import (
     dagster_stub_asset,
     dbt_assets_for_unique_ids,
     is_valid_cron,
+    is_valid_tag_key,
 )
 from tests.conftest import DEMO
 
@@ -19,6 +20,12 @@ def test_cron_check_accepts_five_fields_and_rejects_nonsense():
     assert is_valid_cron("*/15 * * * 1-5")
     assert not is_valid_cron("0 25 * * *")
     assert not is_valid_cron("every day")
+
+
+def test_tag_key_check_accepts_dbt_style_tags_and_rejects_spaces():
+    assert is_valid_tag_key("staging")
+    assert is_valid_tag_key("team.sales-data")
+    assert not is_valid_tag_key("has space")
 
 
 def test_dbt_selection_resolves_path_tag_and_graph_operators(demo_manifest):

@@ -1,13 +1,17 @@
-"""The compiled-artifacts contract: floe's files validate, the schema is exported and kept."""
+"""The compiled-artifacts contract: floe's files validate here and ours under floe's model."""
 
 import json
+import logging
 
 import pytest
+from floe_core.schemas.compiled_artifacts import CompiledArtifacts as FloeCompiledArtifacts
 
 from floe_dagster import FloeConfigError, load_product_definitions
-from floe_dagster.contract import CompiledArtifacts
-from floe_dagster.contract.artifacts import json_schema, json_schema_text
-from tests.conftest import DEMO, REPO
+from floe_dagster.contract import CompiledArtifacts, DagsterSection
+from floe_dagster.contract.artifacts import json_schema, json_schema_text, safe_name
+from tests.conftest import DEMO, REPO, floe_dagster_settings
+
+MASK = "**********"  # how floe's compiler writes a SecretStr into compiled_artifacts.json
 
 
 def demo_artifacts() -> dict:
@@ -30,45 +34,87 @@ def test_every_field_is_documented():
             assert prop.get("description"), f"{name}.{field} has no description"
 
 
-def test_a_floe_compiler_file_without_the_dagster_section_validates_unchanged():
+def test_the_demo_artifacts_validate_unchanged_under_floes_own_model():
     data = demo_artifacts()
-    del data["dagster"]
-    data["governance"] = {"pii_encryption": "required", "data_retention_days": 90}
-    data["enforcement_result"] = {
-        "passed": True,
-        "error_count": 0,
-        "warning_count": 1,
-        "policy_types_checked": ["naming"],
-        "models_validated": 9,
-        "enforcement_level": "warn",
-    }
-    data["data_contracts"] = [{"name": "orders", "schema_hash": "abc"}]
-    artifacts = CompiledArtifacts.model_validate(data)
-    assert artifacts.version == "0.4.0"
-    assert artifacts.asset_key_prefix == ["sales", "customer_360"]
+    floe = FloeCompiledArtifacts.model_validate(data)
+    assert floe.plugins.orchestrator.config == floe_dagster_settings(data)
 
 
-def test_inline_otlp_api_key_is_refused_without_echoing_the_secret(edit_artifacts):
+def test_this_packages_settings_live_in_the_orchestrator_plugins_config():
+    artifacts = CompiledArtifacts.model_validate(demo_artifacts())
+    assert artifacts.dagster.partition_schemes[0].name == "daily"
+    assert "dagster" not in artifacts.model_dump()
+
+
+def test_a_floe_file_without_our_settings_loads_with_defaults():
+    data = demo_artifacts()
+    data["plugins"]["orchestrator"].pop("config")
+    assert CompiledArtifacts.model_validate(data).dagster == DagsterSection()
+
+
+@pytest.mark.parametrize("version", ["0.17.0", "1.0.0"])
+def test_a_newer_contract_version_names_the_field_the_supported_versions_and_the_fix(
+    edit_artifacts, version
+):
+    project = edit_artifacts(lambda d: d.update(version=version))
+    with pytest.raises(FloeConfigError) as info:
+        load_product_definitions("customer_360", project)
+    message = str(info.value)
+    assert "compiled_artifacts.json: version" in message
+    assert "0.4.0 to 0.16.x" in message
+    assert "upgrade floe-dagster" in message
+
+
+def test_an_orchestrator_other_than_dagster_is_refused_naming_the_field(edit_artifacts):
+    project = edit_artifacts(lambda d: d["plugins"]["orchestrator"].update(type="airflow"))
+    with pytest.raises(FloeConfigError, match=r"plugins\.orchestrator\.type"):
+        load_product_definitions("customer_360", project)
+
+
+def test_a_settings_error_names_its_path_under_the_orchestrator_config(edit_artifacts):
+    project = edit_artifacts(
+        lambda d: floe_dagster_settings(d)["partition_schemes"][0].update(cadence="yearly")
+    )
+    with pytest.raises(FloeConfigError) as info:
+        load_product_definitions("customer_360", project)
+    assert "plugins.orchestrator.config.partition_schemes[0].cadence" in str(info.value)
+
+
+def test_a_masked_otlp_api_key_is_accepted_and_never_logged(edit_artifacts, caplog):
+    def masked_key(data):
+        data["observability"]["telemetry"]["authentication"] = {
+            "auth_type": "api_key",
+            "api_key": MASK,
+            "header_name": "DD-API-KEY",
+        }
+        floe_dagster_settings(data)["telemetry"] = {"credential_env": "OTLP_API_KEY"}
+
+    with caplog.at_level(logging.DEBUG):
+        defs = load_product_definitions("customer_360", edit_artifacts(masked_key))
+    assert defs.get_repository_def().asset_graph.get_all_asset_keys()
+    assert MASK not in caplog.text
+
+
+def test_an_unmasked_otlp_api_key_is_refused_naming_the_env_var_alternative(edit_artifacts):
     def inline_key(data):
         data["observability"]["telemetry"]["authentication"] = {
             "auth_type": "api_key",
             "api_key": "dd-secret-value",
         }
 
-    project = edit_artifacts(inline_key)
     with pytest.raises(FloeConfigError) as info:
-        load_product_definitions("customer_360", project)
+        load_product_definitions("customer_360", edit_artifacts(inline_key))
     message = str(info.value)
-    assert "observability.telemetry.authentication" in message
+    assert "observability.telemetry.authentication.api_key" in message
     assert "credential_env" in message
     assert "dd-secret-value" not in message
 
 
-def test_otlp_credentials_by_env_var_name_are_accepted():
-    data = demo_artifacts()
-    data["observability"]["telemetry"]["authentication"] = {
-        "auth_type": "api_key",
-        "credential_env": "OTLP_API_KEY",
-        "header_name": "DD-API-KEY",
-    }
-    assert CompiledArtifacts.model_validate(data).observability.telemetry.authentication
+@pytest.mark.parametrize(
+    ("floe_name", "expected"),
+    [("customer-360", "customer_360"), ("orders--daily-", "orders__daily"), ("a_b", "a_b")],
+)
+def test_the_safe_name_is_derived_as_floe_derives_its_dbt_project_name(floe_name, expected):
+    from floe_core.compilation.naming import dbt_project_name
+
+    assert safe_name(floe_name) == expected == dbt_project_name(floe_name)

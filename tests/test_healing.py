@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from floe_dagster import load_product_definitions
-from tests.conftest import cli_env
+from tests.conftest import cli_env, floe_dagster_settings
 from tests.staleness_fixtures import instance, key  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ DOWNSTREAM_OF_ORDERS = {key("stg_orders"), key("int_order_payments"), key("fct_o
 
 
 def staleness(data, **policy):
-    data["dagster"]["sensors"] = {"staleness": {"window": 3, **policy}}
+    floe_dagster_settings(data)["sensors"] = {"staleness": {"window": 3, **policy}}
 
 
 def dagster_cli(env, *args):

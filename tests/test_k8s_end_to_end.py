@@ -25,7 +25,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from floe_dagster import load_product_definitions
-from tests.conftest import DEMO, REPO, cli_env, new_postgres_database
+from tests.conftest import DEMO, REPO, cli_env, new_postgres_database, floe_dagster_settings
 from tests.k8s_standin import KubernetesStandIn, schema_errors
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -72,7 +72,7 @@ def _product(root: Path) -> Path:
     (product / "ingestion" / "flaky.py").write_text(FLAKY_SOURCE)
     path = product / "compiled_artifacts.json"
     artifacts = json.loads(path.read_text())
-    section = artifacts["dagster"]
+    section = floe_dagster_settings(artifacts)
     section["ingestion"][0]["source"] = "ingestion.flaky:shop_source"
     section["transforms"].append({"select": "country_revenue", "workload_size": "medium"})
     section["execution"] = {

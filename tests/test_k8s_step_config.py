@@ -11,21 +11,21 @@ from dagster_k8s.job import DagsterK8sJobConfig, UserDefinedDagsterK8sConfig
 from kubernetes.client import ApiClient
 
 from floe_dagster import load_product_definitions
-from tests.conftest import DEMO
+from tests.conftest import DEMO, floe_dagster_settings
 from tests.k8s_standin import schema_errors
 
 IMAGE = "registry.example/floe/customer_360:1.0.0"
 
 
 def k8s_mode(data: dict) -> None:
-    data["dagster"]["execution"] = {
+    floe_dagster_settings(data)["execution"] = {
         "mode": "k8s",
         "retries": {"max_retries": 2},
         "workload_sizes": {"large": {"cpu_request": "3", "cpu_limit": "6", "memory_request": "12Gi", "memory_limit": "24Gi"}},
         "k8s": {"image": IMAGE, "namespace": "analytics", "env_secrets": ["warehouse"], "ttl_seconds_after_finished": 3600},
     }
-    data["dagster"]["transforms"].append({"select": "path:models/marts", "workload_size": "large"})
-    data["dagster"]["ingestion"][1]["workload_size"] = "medium"
+    floe_dagster_settings(data)["transforms"].append({"select": "path:models/marts", "workload_size": "large"})
+    floe_dagster_settings(data)["ingestion"][1]["workload_size"] = "medium"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_step_pods_inherit_the_trace_context_only_when_telemetry_is_on(product_d
     from floe_dagster import load_product_definitions
 
     def k8s(data, telemetry):
-        data["dagster"]["execution"] = {"mode": "k8s", "k8s": {"image": "floe/c360:1", "env_vars": ["A"]}}
+        floe_dagster_settings(data)["execution"] = {"mode": "k8s", "k8s": {"image": "floe/c360:1", "env_vars": ["A"]}}
         data["observability"]["telemetry"]["enabled"] = telemetry
 
     def env_vars(project):

@@ -19,7 +19,7 @@ import pytest
 from dagster import DagsterInstance
 
 from floe_dagster.automation.run_keys import RUN_KEY_TAG
-from tests.conftest import REPO, VENV_BIN, cli_env
+from tests.conftest import REPO, VENV_BIN, cli_env, floe_dagster_settings
 from tests.test_run_keys import postgres_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -52,7 +52,7 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
     tmp_path, postgres_database, edit_artifacts, monkeypatch
 ):
     project = edit_artifacts(
-        lambda d: d["dagster"]["schedules"][0].update(cron="* * * * *", default_status="running")
+        lambda d: floe_dagster_settings(d)["schedules"][0].update(cron="* * * * *", default_status="running")
     )
     home = tmp_path / "home"
     home.mkdir()

@@ -9,6 +9,7 @@ from dagster import AssetCheckSpec, AssetKey, AssetSpec, PartitionsDefinition
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from floe_dagster.assets.keys import model_key, table_key
+from floe_dagster.compat import is_valid_tag_key
 from floe_dagster.loading.plan import ModelSettings, ProductPlan
 
 PRODUCT_TAG = "floe/product"
@@ -61,6 +62,7 @@ class FloeDbtTranslator(DagsterDbtTranslator):
                 tags[SCHEME_TAG] = settings.partition_scheme
             if settings.quality_tier:
                 tags[TIER_TAG] = settings.quality_tier
+            tags.update({t: "" for t in settings.floe_tags if t not in tags and is_valid_tag_key(t)})
         return tags
 
     def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -31,7 +31,8 @@ from floe_dagster.loading.plan import ProductPlan
 def build_schedules(
     plan: ProductPlan, partitions: Mapping[str, PartitionsDefinition]
 ) -> list[ScheduleDefinition]:
-    return [_schedule(plan, spec, partitions) for spec in plan.files.artifacts.dagster.schedules]
+    specs = plan.files.artifacts.dagster.effective_schedules(plan.name)
+    return [_schedule(plan, spec, partitions) for spec in specs]
 
 
 def _schedule(

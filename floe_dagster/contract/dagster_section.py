@@ -1,9 +1,10 @@
-"""This package's own section of `compiled_artifacts.json` (`dagster`).
+"""This package's own settings: `plugins.orchestrator.config` in `compiled_artifacts.json`.
 
-Everything floe has no field for lives here, in one place, so the floe part stays
-recognisable: partition schemes, per-selection overrides, ingestion, schedules, sensor
-limits, quality, execution and lineage transport. Secrets appear only as names of
-environment variables or Kubernetes secrets.
+Everything floe has no field for lives here, in the place floe's compiler gives an
+orchestrator's configuration (floe types it as an open object): partition schemes,
+per-selection overrides, ingestion, schedules, sensor limits, quality, execution, lineage
+transport and telemetry credentials. Secrets appear only as names of environment variables
+or Kubernetes secrets. Absent, every setting takes its default.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from floe_dagster.compat import is_valid_cron
+from floe_dagster.contract.cron import cron_problem
 from floe_dagster.contract.floe import ENV_VAR_NAME, Strict
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -29,6 +31,18 @@ def _check_timezone(value: str) -> str:
         raise ValueError(
             f"unknown timezone {value!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
         ) from None
+    return value
+
+
+def _check_cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem is None and not is_valid_cron(value):
+        problem = "is not accepted by Dagster's scheduler"
+    if problem is not None:
+        raise ValueError(
+            f"malformed cron {value!r}: {problem}; five fields are minute hour day-of-month "
+            "month day-of-week, e.g. '0 6 * * *'"
+        )
     return value
 
 
@@ -151,16 +165,29 @@ class ScheduleSpec(Strict):
     description: str | None = Field(default=None, description="Shown in the UI.")
 
     _tz = field_validator("timezone")(_check_timezone)
+    _cron = field_validator("cron")(_check_cron)
 
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        if not is_valid_cron(value):
-            raise ValueError(
-                f"malformed cron {value!r}: use five fields (minute hour day month weekday), "
-                "e.g. '0 6 * * *'"
-            )
-        return value
+
+class DefaultSchedule(Strict):
+    """The product's one schedule when the platform sets only a cadence: every model and source."""
+
+    cron: str = Field(description="Five-field cron expression, e.g. `0 6 * * *`.")
+    timezone: str = Field(default="UTC", description="IANA timezone the cron is read in.")
+    enabled: bool = Field(default=True, description="Whether the schedule starts on deploy.")
+
+    _tz = field_validator("timezone")(_check_timezone)
+    _cron = field_validator("cron")(_check_cron)
+
+
+class TelemetryCredentials(Strict):
+    """OTLP credentials by reference: floe writes `api_key`/`bearer_token` masked, never usable."""
+
+    credential_env: str | None = Field(
+        default=None,
+        pattern=ENV_VAR_NAME,
+        description="Name of the environment variable (or Kubernetes secret key exposed as one) "
+        "holding the API key or bearer token named by `observability.telemetry.authentication`.",
+    )
 
 
 class RunKeyLimits(Strict):
@@ -325,12 +352,40 @@ class DagsterSection(Strict):
         default_factory=list, description="Named time partitionings."
     )
     schedules: list[ScheduleSpec] = Field(default_factory=list, description="Cron schedules.")
+    default_schedule: DefaultSchedule | None = Field(
+        default=None,
+        description="One schedule over the whole product, named `<product>_default`, for a "
+        "platform that sets only a cadence.",
+    )
     sensors: SensorsConfig = Field(default_factory=SensorsConfig, description="Sensor limits.")
     quality: QualityConfig = Field(default_factory=QualityConfig, description="Asset checks.")
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig, description="Execution.")
-    lineage: LineageTransport = Field(
-        default_factory=LineageTransport, description="OpenLineage transport."
+    lineage: LineageTransport | None = Field(
+        default=None,
+        description="OpenLineage transport; when absent, floe's `plugins.lineage_backend` and "
+        "`observability.lineage_endpoint`/`lineage_transport` decide.",
     )
+    telemetry: TelemetryCredentials = Field(
+        default_factory=TelemetryCredentials, description="OTLP credentials by reference."
+    )
+
+    def effective_schedules(self, product: str) -> list[ScheduleSpec]:
+        """`schedules`, plus `default_schedule` as `<product>_default` over every model and source."""
+        if self.default_schedule is None:
+            return list(self.schedules)
+        default = ScheduleSpec(
+            name=f"{product}_default",
+            cron=self.default_schedule.cron,
+            timezone=self.default_schedule.timezone,
+            ingestion=[s.name for s in self.ingestion],
+            default_status="running" if self.default_schedule.enabled else "stopped",
+            description="The platform's default schedule: every model and source of the product.",
+        )
+        return [*self.schedules, default]
+
+    def schedule_path(self, index: int) -> str:
+        """Where the `index`-th effective schedule is written, for error messages."""
+        return f"schedules[{index}]" if index < len(self.schedules) else "default_schedule"
 
     @model_validator(mode="after")
     def _references_resolve(self) -> DagsterSection:

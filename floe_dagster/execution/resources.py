@@ -10,8 +10,7 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
 from floe_dagster.loading.plan import ProductPlan
-
-DUCKDB_PATH_ENV = "FLOE_DUCKDB_PATH"
+from floe_dagster.loading.profiles import DUCKDB_PATH_ENV, duckdb_file
 
 
 class Warehouse(ConfigurableResource):
@@ -27,10 +26,7 @@ class Warehouse(ConfigurableResource):
 
 def duckdb_path(plan: ProductPlan) -> str:
     """FLOE_DUCKDB_PATH if set (relative to the project dir), else plugins.compute.config.path."""
-    configured = os.environ.get(DUCKDB_PATH_ENV) or (
-        plan.files.artifacts.plugins.compute.config or {}
-    ).get("path", f"warehouse/{plan.name}.duckdb")
-    return str((plan.project_dir / configured).resolve())
+    return str(duckdb_file(plan.files.artifacts, plan.project_dir))
 
 
 def dbt_executable() -> str:
@@ -44,7 +40,7 @@ def build_resources(plan: ProductPlan) -> dict[str, object]:
         "dbt": DbtCliResource(
             project_dir=str(plan.project_dir),
             dbt_executable=dbt_executable(),
-            profiles_dir=str(plan.project_dir),
+            profiles_dir=str(plan.files.profiles_dir),
             target=plan.files.artifacts.dagster.dbt_target,
         ),
         "warehouse": Warehouse(duckdb_path=duckdb_path(plan)),

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.contract.dagster_section import (
     BackfillPolicy,
     DagsterSection,
@@ -20,9 +21,12 @@ from floe_dagster.contract.dagster_section import (
     PartitionScheme,
 )
 from floe_dagster.errors import FloeConfigError, Problem
+from floe_dagster.loading.dbt_checks import profile_problems, window_warnings
 from floe_dagster.loading.manifest import slim_manifest
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
 from floe_dagster.loading.selection import resolve_selections
+
+BUILDABLE_TYPES = ("model", "seed", "snapshot")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ModelSettings:
     backfill: BackfillPolicy | None = None
     pool: str | None = None
     quality_tier: str | None = None
+    floe_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ProductPlan:
     model_settings: dict[str, ModelSettings]
     schedule_models: dict[str, frozenset[str]]
     schedule_schemes: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -101,16 +107,13 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     section = artifacts.dagster
     where = str(files.project_dir / ARTIFACTS_FILE)
     manifest = files.manifest
-    models = {
-        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
-    }
-    by_name = {node["name"]: uid for uid, node in models.items()}
+    models = buildable_nodes(manifest)
     problems: list[Problem] = []
+    selections = [(o.select, o.exclude) for o in section.transforms] + [
+        (s.select, None) for s in section.effective_schedules(files.name)
+    ]
     resolved = resolve_selections(
-        files.project_dir,
-        manifest,
-        [(o.select, o.exclude) for o in section.transforms]
-        + [(s.select, None) for s in section.schedules],
+        files.project_dir, manifest, [*selections, *_terms_of(selections)]
     )
 
     def select(select: str, exclude: str | None, field_path: str) -> set[str]:
@@ -118,28 +121,31 @@ def build_plan(files: ProductFiles) -> ProductPlan:
         if isinstance(result, Exception):
             problems.append(Problem(where, field_path, f"invalid dbt selection {select!r}: {result}"))
             return set()
+        for term in _terms(select):
+            if (term, None) != (select, exclude) and not resolved[(term, None)]:
+                problems.append(
+                    Problem(
+                        where,
+                        field_path,
+                        f"term {term!r} of selection {select!r} matches nothing in "
+                        "target/manifest.json; fix or remove that term",
+                    )
+                )
         chosen = result & models.keys()
         if not chosen:
             problems.append(
                 Problem(
                     where,
                     field_path,
-                    f"selection {select!r} matches no dbt model in target/manifest.json; fix the "
-                    "selection or rebuild the manifest with `floe-dagster prepare`",
+                    f"selection {select!r} matches no dbt model, seed or snapshot in "
+                    "target/manifest.json; fix the selection or rebuild the manifest with "
+                    "`floe-dagster prepare`",
                 )
             )
         return chosen
 
-    for i, model in enumerate(artifacts.transforms.models):
-        if model.name not in by_name:
-            problems.append(
-                Problem(
-                    where,
-                    f"transforms.models[{i}].name",
-                    f"model {model.name!r} is not in target/manifest.json; remove it or add the "
-                    "model to the dbt project",
-                )
-            )
+    resolved_models = artifacts.transforms.models if artifacts.transforms else []
+    problems += _resolved_models_exist(resolved_models, manifest, where)
 
     defaults = ModelSettings(
         owners=tuple(section.owners), workload_size=section.execution.default_workload_size
@@ -147,7 +153,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     settings = {uid: defaults for uid in models}
     scheme_source: dict[str, int] = {}
     for i, override in enumerate(section.transforms):
-        for uid in select(override.select, override.exclude, f"dagster.transforms[{i}].select"):
+        for uid in select(override.select, override.exclude, f"{SETTINGS_PATH}.transforms[{i}].select"):
             current = settings[uid]
             if override.partition_scheme and current.partition_scheme not in (
                 None,
@@ -156,9 +162,9 @@ def build_plan(files: ProductFiles) -> ProductPlan:
                 problems.append(
                     Problem(
                         where,
-                        f"dagster.transforms[{i}].partition_scheme",
+                        f"{SETTINGS_PATH}.transforms[{i}].partition_scheme",
                         f"model {models[uid]['name']!r} is already assigned to scheme "
-                        f"{current.partition_scheme!r} by dagster.transforms[{scheme_source[uid]}]; "
+                        f"{current.partition_scheme!r} by {SETTINGS_PATH}.transforms[{scheme_source[uid]}]; "
                         "a model has one partition scheme: narrow one of the selections",
                     )
                 )
@@ -173,36 +179,113 @@ def build_plan(files: ProductFiles) -> ProductPlan:
                 backfill=override.backfill or current.backfill,
                 pool=override.pool or current.pool,
             )
-    tiers = {m.name: m.quality_tier for m in artifacts.transforms.models}
+    floe_models = {m.name: m for m in resolved_models}
     settings = {
-        uid: _with_tier(s, tiers.get(models[uid]["name"])) for uid, s in settings.items()
+        uid: _with_floe_model(s, floe_models.get(models[uid]["name"]))
+        for uid, s in settings.items()
     }
 
     schedule_models = {
-        schedule.name: frozenset(select(schedule.select, None, f"dagster.schedules[{i}].select"))
-        for i, schedule in enumerate(section.schedules)
+        schedule.name: frozenset(
+            with_upstream_seeds(
+                manifest,
+                select(schedule.select, None, f"{SETTINGS_PATH}.{section.schedule_path(i)}.select"),
+            )
+        )
+        for i, schedule in enumerate(section.effective_schedules(files.name))
     }
     _check_ingestion(section.ingestion, files.project_dir, manifest, where, problems)
-    schedule_schemes = _schedule_schemes(section, settings, schedule_models, where, problems)
-    if artifacts.plugins.compute.type == "duckdb" and not (artifacts.plugins.compute.config or {}).get(
-        "path"
-    ):
+    schedule_schemes = _schedule_schemes(
+        files.name, section, settings, schedule_models, where, problems
+    )
+    if artifacts.plugins.compute.type == "duckdb" and not artifacts.compute_config.get("path"):
         problems.append(
             Problem(where, "plugins.compute.config.path", "DuckDB needs the database file's path")
         )
+    problems += profile_problems(files)
     if problems:
         raise FloeConfigError(files.name, problems)
+    schemes = {s.name: s for s in section.partition_schemes}
+    windows = {
+        uid: (schemes[s.partition_scheme].vars.min, schemes[s.partition_scheme].vars.max)
+        for uid, s in settings.items()
+        if s.partition_scheme
+    }
+    warnings = tuple(window_warnings(files.project_dir, models, windows))
     files = replace(files, manifest=slim_manifest(manifest))
-    return ProductPlan(files, settings, schedule_models, schedule_schemes)
+    return ProductPlan(files, settings, schedule_models, schedule_schemes, warnings)
 
 
-def _with_tier(settings: ModelSettings, tier: str | None) -> ModelSettings:
-    if tier is None:
+def buildable_nodes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dbt nodes that become assets, as dagster-dbt decides: models, seeds, snapshots.
+
+    An ephemeral model is compiled into its children and never materialized, so it is no asset.
+    """
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in BUILDABLE_TYPES
+        and node.get("config", {}).get("materialized") != "ephemeral"
+    }
+
+
+def with_upstream_seeds(manifest: dict[str, Any], unique_ids: set[str]) -> set[str]:
+    """The selection plus every seed it reads, however indirectly: a run must load its raw data."""
+    parents = manifest.get("parent_map", {})
+    seen, queue = set(unique_ids), list(unique_ids)
+    while queue:
+        for parent in parents.get(queue.pop(), ()):
+            if parent not in seen and parent.startswith(("model.", "snapshot.", "seed.")):
+                seen.add(parent)
+                queue.append(parent)
+    return set(unique_ids) | {uid for uid in seen if uid.startswith("seed.")}
+
+
+def _terms(select: str) -> list[str]:
+    """dbt's union terms of a selection (space-separated); commas intersect within a term."""
+    return select.split()
+
+
+def _terms_of(selections: list[tuple[str, str | None]]) -> list[tuple[str, None]]:
+    return [(term, None) for select, _ in selections if len(_terms(select)) > 1 for term in _terms(select)]
+
+
+def _resolved_models_exist(
+    resolved: list[Any], manifest: dict[str, Any], where: str
+) -> list[Problem]:
+    """Each of floe's `transforms.models` is a dbt model; a seed or snapshot there is named as such."""
+    kinds = {node["name"]: node["resource_type"] for node in manifest["nodes"].values()}
+    problems = []
+    for i, model in enumerate(resolved):
+        kind = kinds.get(model.name)
+        if kind == "model":
+            continue
+        if kind in ("seed", "snapshot"):
+            message = (
+                f"{model.name!r} is a dbt {kind}, not a model; floe's `transforms.models` lists "
+                f"models only: remove it there ({kind}s are built with the models that read them, "
+                f"and `resource_type:{kind}` selects them in this package's settings)"
+            )
+        else:
+            message = (
+                f"model {model.name!r} is not in target/manifest.json; remove it or add the "
+                "model to the dbt project"
+            )
+        problems.append(Problem(where, f"transforms.models[{i}].name", message))
+    return problems
+
+
+def _with_floe_model(settings: ModelSettings, model: Any | None) -> ModelSettings:
+    """floe's quality tier and tags for the model, where floe resolved it."""
+    if model is None or (model.quality_tier is None and not model.tags):
         return settings
-    return ModelSettings(**{**settings.__dict__, "quality_tier": tier})
+    return replace(
+        settings, quality_tier=model.quality_tier, floe_tags=tuple(model.tags or ())
+    )
 
 
 def _schedule_schemes(
+    product: str,
     section: DagsterSection,
     settings: dict[str, ModelSettings],
     schedule_models: dict[str, frozenset[str]],
@@ -212,7 +295,7 @@ def _schedule_schemes(
     """The one partition scheme each schedule's selection uses, if any; two is an error."""
     sources = {s.name: s for s in section.ingestion}
     found = {}
-    for i, spec in enumerate(section.schedules):
+    for i, spec in enumerate(section.effective_schedules(product)):
         schemes = {settings[u].partition_scheme for u in schedule_models.get(spec.name, ())}
         schemes |= {sources[n].partition_scheme for n in spec.ingestion if n in sources}
         schemes.discard(None)
@@ -220,7 +303,7 @@ def _schedule_schemes(
             problems.append(
                 Problem(
                     where,
-                    f"dagster.schedules[{i}].select",
+                    f"{SETTINGS_PATH}.{section.schedule_path(i)}.select",
                     f"selects assets of partition schemes {sorted(schemes)}; a schedule runs one "
                     "scheme's partitions: split it into one schedule per scheme",
                 )
@@ -244,7 +327,7 @@ def _check_ingestion(
             problems.append(
                 Problem(
                     where,
-                    f"dagster.ingestion[{i}].source",
+                    f"{SETTINGS_PATH}.ingestion[{i}].source",
                     f"module file {module} does not exist; `module:function` is relative to the "
                     "product directory",
                 )
@@ -254,7 +337,7 @@ def _check_ingestion(
             problems.append(
                 Problem(
                     where,
-                    f"dagster.ingestion[{i}].dbt_source",
+                    f"{SETTINGS_PATH}.ingestion[{i}].dbt_source",
                     f"dbt source {source.dbt_source!r} is not in the manifest (sources: {known}); "
                     "declare it in a sources.yml or fix the name",
                 )
@@ -265,7 +348,7 @@ def _check_ingestion(
                 problems.append(
                     Problem(
                         where,
-                        f"dagster.ingestion[{i}].tables[{j}]",
+                        f"{SETTINGS_PATH}.ingestion[{i}].tables[{j}]",
                         f"table {table!r} is not a table of dbt source {source.dbt_source!r}; "
                         "add it to the source in sources.yml or remove it here",
                     )
@@ -274,7 +357,7 @@ def _check_ingestion(
                 problems.append(
                     Problem(
                         where,
-                        f"dagster.ingestion[{i}].tables[{j}]",
+                        f"{SETTINGS_PATH}.ingestion[{i}].tables[{j}]",
                         f"table {table!r} is already loaded by ingestion "
                         f"{fed[(source.dbt_source, table)]!r}; one loader per table",
                     )

@@ -11,24 +11,33 @@ import yaml
 from pydantic import ValidationError
 
 from floe_dagster.contract import CompiledArtifacts
+from floe_dagster.contract.artifacts import safe_name
 from floe_dagster.errors import FloeConfigError, Problem
+from floe_dagster.loading.profiles import PROFILES_FILE, compiled_profiles, runtime_profiles_dir
 
 ARTIFACTS_FILE = "compiled_artifacts.json"
 DBT_PROJECT_FILE = "dbt_project.yml"
-PROFILES_FILE = "profiles.yml"
 MANIFEST_FILE = "target/manifest.json"
 
 _FIXES = {
-    ARTIFACTS_FILE: "compile the product with `floe compile` into this directory",
+    ARTIFACTS_FILE: "compile the product with `floe platform compile` into this directory",
     DBT_PROJECT_FILE: "point project_dir at the dbt project's root",
-    PROFILES_FILE: "add a profiles.yml beside dbt_project.yml (credentials by env_var only)",
     MANIFEST_FILE: "run `floe-dagster prepare PROJECT_DIR` (it runs `dbt parse`)",
 }
+_PROFILES_FIX = (
+    "add a profiles.yml beside dbt_project.yml (credentials by env_var only), or compile the "
+    "product with floe, which writes `dbt_profiles` into compiled_artifacts.json"
+)
 
 
 @dataclass(frozen=True)
 class ProductFiles:
-    """The validated contents of a product directory."""
+    """The validated contents of a product directory.
+
+    `name` is the dbt- and Dagster-safe product name (floe's may contain `-`); `profiles`
+    and `profiles_dir` are what dbt runs with: floe's compiled `dbt_profiles` when the
+    artifacts carry them, else the directory's profiles.yml.
+    """
 
     name: str
     project_dir: Path
@@ -36,10 +45,14 @@ class ProductFiles:
     dbt_project: dict[str, Any]
     profiles: dict[str, Any]
     manifest: dict[str, Any]
+    profiles_dir: Path
 
 
 def read_product_files(product_name: str, project_dir: Path) -> ProductFiles:
-    """Read and validate the four files; raise FloeConfigError naming file, field and fix."""
+    """Read and validate the product's files; raise FloeConfigError naming file, field and fix.
+
+    `product_name` may be floe's name (`customer-360`) or its safe form (`customer_360`).
+    """
     project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise FloeConfigError.single(
@@ -55,11 +68,18 @@ def read_product_files(product_name: str, project_dir: Path) -> ProductFiles:
 
     artifacts = _read_artifacts(product_name, project_dir / ARTIFACTS_FILE)
     dbt_project = _read_yaml(product_name, project_dir / DBT_PROJECT_FILE)
-    profiles = _read_yaml(product_name, project_dir / PROFILES_FILE)
     manifest = _read_json(product_name, project_dir / MANIFEST_FILE)
+    if artifacts.dbt_profiles:
+        profiles = compiled_profiles(artifacts, dbt_project.get("profile"))
+    elif (project_dir / PROFILES_FILE).is_file():
+        profiles = _read_yaml(product_name, project_dir / PROFILES_FILE)
+    else:
+        raise FloeConfigError.single(
+            product_name, str(project_dir / PROFILES_FILE), "", f"file is missing; {_PROFILES_FIX}"
+        )
 
     problems: list[Problem] = []
-    if artifacts.product_name != product_name:
+    if safe_name(product_name) != artifacts.safe_name:
         problems.append(
             Problem(
                 str(project_dir / ARTIFACTS_FILE),
@@ -68,10 +88,18 @@ def read_product_files(product_name: str, project_dir: Path) -> ProductFiles:
                 "make them the same",
             )
         )
-    problems += _dbt_files_agree(project_dir, dbt_project, profiles, manifest)
+    problems += _dbt_files_agree(project_dir, dbt_project, profiles, manifest, artifacts)
     if problems:
         raise FloeConfigError(product_name, problems)
-    return ProductFiles(product_name, project_dir, artifacts, dbt_project, profiles, manifest)
+    return ProductFiles(
+        artifacts.safe_name,
+        project_dir,
+        artifacts,
+        dbt_project,
+        profiles,
+        manifest,
+        runtime_profiles_dir(artifacts, project_dir, profiles),
+    )
 
 
 def _read_json(product: str, path: Path) -> dict[str, Any]:
@@ -122,7 +150,11 @@ def _problem(file: str, error: Any) -> Problem:
 
 
 def _dbt_files_agree(
-    project_dir: Path, dbt_project: dict, profiles: dict, manifest: dict
+    project_dir: Path,
+    dbt_project: dict,
+    profiles: dict,
+    manifest: dict,
+    artifacts: CompiledArtifacts,
 ) -> list[Problem]:
     problems = []
     name = dbt_project.get("name")
@@ -138,11 +170,17 @@ def _dbt_files_agree(
         )
     profile = dbt_project.get("profile")
     if profile not in profiles:
+        where = (
+            (str(project_dir / ARTIFACTS_FILE), "dbt_profiles")
+            if artifacts.dbt_profiles
+            else (str(project_dir / PROFILES_FILE), str(profile))
+        )
         problems.append(
             Problem(
-                str(project_dir / PROFILES_FILE),
-                str(profile),
-                f"profile {profile!r} named by dbt_project.yml is not defined; add it",
+                *where,
+                f"profile {profile!r} named by dbt_project.yml is not defined (defined: "
+                f"{', '.join(sorted(profiles)) or 'none'}); add it, or name one of these in "
+                "dbt_project.yml's `profile`",
             )
         )
     return problems

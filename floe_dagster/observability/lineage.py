@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -85,15 +86,47 @@ def run_event(
     )
 
 
+def lineage_transport(artifacts: CompiledArtifacts) -> LineageTransport:
+    """Where events go: this package's `lineage` setting, else what floe's own fields say.
+
+    floe's order: `observability.lineage` off means off; `lineage_transport` (`http` to
+    `lineage_endpoint`, `console`, `noop`); else a `plugins.lineage_backend` whose config
+    names a `url`; else a bare `lineage_endpoint` (http); else off.
+    """
+    observability = artifacts.observability
+    if not observability.lineage:
+        return LineageTransport(type="off")
+    if artifacts.dagster.lineage is not None:
+        return artifacts.dagster.lineage
+    if observability.lineage_transport == "noop":
+        return LineageTransport(type="off")
+    if observability.lineage_transport == "console":
+        return LineageTransport(type="console")
+    backend = artifacts.plugins.lineage_backend
+    backend_url = (backend.config or {}).get("url") if backend is not None else None
+    endpoint = observability.lineage_endpoint or (
+        str(backend_url) if isinstance(backend_url, str) else None
+    )
+    if endpoint is None:
+        return LineageTransport(type="off")
+    parts = urlsplit(endpoint)
+    path = parts.path.strip("/")
+    return LineageTransport(
+        type="http",
+        url=f"{parts.scheme}://{parts.netloc}",
+        **({"endpoint": path} if path else {}),
+    )
+
+
 def lineage_enabled(artifacts: CompiledArtifacts) -> bool:
-    return artifacts.observability.lineage and artifacts.dagster.lineage.type != "off"
+    return lineage_transport(artifacts).type != "off"
 
 
 def send(artifacts: CompiledArtifacts, event: RunEvent) -> None:
     """Send `event` through the configured transport, at most one bounded try per event."""
-    if not lineage_enabled(artifacts):
+    transport = lineage_transport(artifacts)
+    if transport.type == "off":
         return
-    transport = artifacts.dagster.lineage
     attempt(
         _destination(transport),
         "OpenLineage events",

@@ -108,14 +108,16 @@ def open_tracing(
     return attempt(
         telemetry.otlp_endpoint,
         "OpenTelemetry spans",
-        lambda: _open(telemetry, id_generator),
+        lambda: _open(telemetry, artifacts.dagster.telemetry.credential_env, id_generator),
     )
 
 
-def _open(telemetry: TelemetryConfig, id_generator: IdGenerator | None) -> Tracing:
+def _open(
+    telemetry: TelemetryConfig, credential_env: str | None, id_generator: IdGenerator | None
+) -> Tracing:
     batch = telemetry.batch_processor
     processor = BatchSpanProcessor(
-        _Guarded(_exporter(telemetry), telemetry.otlp_endpoint),
+        _Guarded(_exporter(telemetry, credential_env), telemetry.otlp_endpoint),
         max_queue_size=batch.max_queue_size,
         schedule_delay_millis=batch.schedule_delay_millis,
         max_export_batch_size=batch.max_export_batch_size,
@@ -128,9 +130,9 @@ def _open(telemetry: TelemetryConfig, id_generator: IdGenerator | None) -> Traci
     return Tracing(provider.get_tracer("floe_dagster"), processor)
 
 
-def _exporter(telemetry: TelemetryConfig) -> SpanExporter:
+def _exporter(telemetry: TelemetryConfig, credential_env: str | None) -> SpanExporter:
     timeout = min(telemetry.batch_processor.export_timeout_millis / 1000, EXPORT_TIMEOUT_CAP_SECONDS)
-    headers = _headers(telemetry)
+    headers = _headers(telemetry, credential_env)
     endpoint = telemetry.otlp_endpoint
     if telemetry.otlp_protocol == "http":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -148,15 +150,17 @@ def _exporter(telemetry: TelemetryConfig) -> SpanExporter:
     )
 
 
-def _headers(telemetry: TelemetryConfig) -> dict[str, str]:
+def _headers(telemetry: TelemetryConfig, credential_env: str | None) -> dict[str, str]:
+    """floe writes the credential masked; its value comes from the env var named for it."""
     auth = telemetry.authentication
     if auth is None:
         return {}
-    secret = os.environ.get(auth.credential_env)
+    setting = "plugins.orchestrator.config.telemetry.credential_env"
+    if credential_env is None:
+        raise LookupError(f"telemetry authentication is set but {setting} names no env var")
+    secret = os.environ.get(credential_env)
     if not secret:
-        raise LookupError(
-            f"environment variable {auth.credential_env} (telemetry credential_env) is not set"
-        )
+        raise LookupError(f"environment variable {credential_env} ({setting}) is not set")
     return {auth.header_name: f"Bearer {secret}" if auth.auth_type == "bearer" else secret}
 
 
