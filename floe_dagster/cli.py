@@ -29,8 +29,19 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown", action="store_true", help="the contract reference (docs/contract.md) instead"
     )
 
-    prepare = commands.add_parser("prepare", help="build target/manifest.json with `dbt parse`")
+    prepare = commands.add_parser(
+        "prepare",
+        help="`dbt deps` (if packages.yml), place the floe_dagster dbt package, `dbt parse`",
+    )
     prepare.add_argument("project_dir", type=Path)
+
+    init = commands.add_parser(
+        "init", help="write a minimal product around a dbt project, then prepare and validate"
+    )
+    init.add_argument("project_dir", type=Path, metavar="DBT_PROJECT_DIR")
+    init.add_argument("--name", help="floe product name (default: dbt_project.yml's name)")
+    init.add_argument("--domain", help="owning domain (default: a TODO placeholder)")
+    init.add_argument("--force", action="store_true", help="overwrite the files init writes")
 
     launch = commands.add_parser(
         "launch", help="submit a run of a selection through the global run-key check"
@@ -60,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _validate,
         "schema": _schema,
         "prepare": _prepare,
+        "init": _init,
         "launch": _launch,
         "conflicts": _conflicts,
         "status": _status,
@@ -108,16 +120,43 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from floe_dagster.loading.profiles import profiles_dir_for
+    from floe_dagster.loading.window_package import install_window_package
+
     project_dir = args.project_dir.resolve()
-    steps = [["deps"]] if (project_dir / "packages.yml").exists() else []
-    for step in [*steps, ["parse", "--quiet"]]:
+    profiles_dir = profiles_dir_for(project_dir)
+    has_packages = any((project_dir / f).exists() for f in ("packages.yml", "dependencies.yml"))
+
+    def dbt(step: list[str]) -> int:
         command = [dbt_executable(), *step, "--project-dir", str(project_dir)]
-        done = subprocess.run([*command, "--profiles-dir", str(project_dir)], check=False)
+        done = subprocess.run([*command, "--profiles-dir", str(profiles_dir)], check=False)
         if done.returncode != 0:
             print(f"floe-dagster prepare: `dbt {step[0]}` failed in {project_dir}", file=sys.stderr)
-            return done.returncode
+        return done.returncode
+
+    if has_packages and (failed := dbt(["deps"])):
+        return failed
+    install_window_package(project_dir)  # after `dbt deps`, which empties dbt_packages/
+    if failed := dbt(["parse", "--quiet"]):
+        return failed
     print(f"{project_dir / 'target/manifest.json'}: written")
     return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from floe_dagster.loading.init_product import init_product
+
+    result = init_product(args.project_dir, args.name, args.domain, args.force)
+    for name in result.written:
+        print(f"{result.project_dir / name}: written")
+    for name in result.kept:
+        print(f"{result.project_dir / name}: kept (it exists)")
+    if result.placeholders:
+        print("decide these placeholders (marked TODO) in compiled_artifacts.json:")
+        for path, what in result.placeholders.items():
+            print(f"  - {path}: {what}")
+    project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
+    return _prepare(project) or _validate(project)
 
 
 def _launch(args: argparse.Namespace) -> int:

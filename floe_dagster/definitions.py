@@ -8,6 +8,7 @@ from pathlib import Path
 from dagster import DagsterError, Definitions
 
 from floe_dagster.assets.dbt import build_dbt_assets
+from floe_dagster.assets.floe_quality_checks import build_floe_quality_checks
 from floe_dagster.assets.ingestion import build_ingestion_assets
 from floe_dagster.assets.partitions import build_partitions
 from floe_dagster.automation.healing import build_staleness_checks
@@ -66,7 +67,7 @@ def build_definitions(plan: ProductPlan) -> Definitions:
     jobs = build_partitioned_jobs(plan)
     return Definitions(
         assets=[*build_ingestion_assets(plan, partitions), *build_dbt_assets(plan, partitions)],
-        asset_checks=build_staleness_checks(plan),
+        asset_checks=[*build_staleness_checks(plan), *build_floe_quality_checks(plan)],
         jobs=jobs,
         schedules=build_schedules(plan, partitions),
         sensors=build_sensors(plan, jobs),

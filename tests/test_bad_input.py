@@ -16,14 +16,18 @@ def load_error(project) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize(
-    "missing", ["compiled_artifacts.json", "dbt_project.yml", "profiles.yml", "target/manifest.json"]
-)
+@pytest.mark.parametrize("missing", ["compiled_artifacts.json", "dbt_project.yml", "target/manifest.json"])
 def test_a_missing_file_is_named_with_its_fix(product_dir, missing):
     (product_dir / missing).unlink()
     message = load_error(product_dir)
     assert str(product_dir / missing) in message
     assert "file is missing" in message
+
+
+def test_profiles_yml_is_required_only_when_floe_wrote_no_dbt_profiles(edit_artifacts):
+    message = load_error(edit_artifacts(lambda d: d.update(dbt_profiles=None)))
+    assert "profiles.yml: file is missing" in message
+    assert "dbt_profiles" in message
 
 
 def test_missing_manifest_says_how_to_build_it(product_dir):
@@ -136,3 +140,51 @@ def test_a_model_assigned_to_two_schemes_is_an_error(edit_artifacts):
     message = load_error(edit_artifacts(overlap))
     assert "plugins.orchestrator.config.transforms[4].partition_scheme: model 'fct_orders' is already assigned to scheme 'daily'" in message
     assert "by plugins.orchestrator.config.transforms[3]" in message
+
+
+def own_profiles(path: str, target: str = "dev"):
+    """An edit that drops floe's compiled profiles for a profiles.yml of the product's own."""
+
+    def edit(data):
+        data["dbt_profiles"] = None
+
+    def write(project):
+        outputs = {target: {"type": "duckdb", "path": path}}
+        profile = {"customer_360": {"target": target, "outputs": outputs}}
+        (project / "profiles.yml").write_text(yaml.safe_dump(profile))
+        return project
+
+    return edit, write
+
+
+def test_a_dbt_target_missing_from_the_profile_is_named_with_the_outputs(edit_artifacts):
+    edit, write = own_profiles("{{ env_var('FLOE_DUCKDB_PATH') }}")
+
+    def prod_target(data):
+        edit(data)
+        floe_dagster_settings(data)["dbt_target"] = "prod"
+
+    message = load_error(write(edit_artifacts(prod_target)))
+    assert "plugins.orchestrator.config.dbt_target: target 'prod' is not an output" in message
+    assert "(outputs: dev)" in message
+
+
+def test_a_profile_writing_to_another_duckdb_file_than_the_artifacts_name_is_an_error(edit_artifacts):
+    edit, write = own_profiles("elsewhere/other.duckdb")
+    message = load_error(write(edit_artifacts(edit)))
+    assert "profiles.yml: customer_360.outputs.dev.path: writes to" in message
+    assert "elsewhere/other.duckdb but plugins.compute.config.path names" in message
+    assert "env_var('FLOE_DUCKDB_PATH'" in message
+
+
+def test_a_selection_term_that_matches_nothing_is_named(edit_artifacts):
+    project = edit_artifacts(
+        lambda d: floe_dagster_settings(d)["transforms"][0].update(select="path:models/staging stg_nothing")
+    )
+    message = load_error(project)
+    assert "transforms[0].select: term 'stg_nothing' of selection" in message
+
+
+def test_a_cron_hour_out_of_range_says_so(edit_artifacts):
+    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(cron="0 25 * * *"))
+    assert "hour 25 is out of range 0-23" in load_error(project)

@@ -77,3 +77,15 @@ def _duckdb_path_from_env(profile: Any) -> Any:
             output = {**output, "path": f"{{{{ env_var('{DUCKDB_PATH_ENV}', '{output['path']}') }}}}"}
         outputs[target] = output
     return {**profile, "outputs": outputs}
+
+
+def profiles_dir_for(project_dir: Path) -> Path:
+    """Where dbt finds the product's profiles before a full load (e.g. for `dbt parse`)."""
+    try:
+        text = (project_dir / "compiled_artifacts.json").read_bytes()
+        artifacts = CompiledArtifacts.model_validate_json(text)
+        dbt_project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return project_dir  # the load reports what is wrong with the files
+    profiles = compiled_profiles(artifacts, dbt_project.get("profile"))
+    return runtime_profiles_dir(artifacts, project_dir, profiles)

@@ -17,4 +17,4 @@ select
     coalesce(p.payment_count, 0) as payment_count
 from {{ ref('stg_orders') }} as o
 left join payments as p using (order_id)
-where {{ partition_window('o.ordered_at') }}
+where {{ floe_dagster.partition_window('o.ordered_at') }}

@@ -6,5 +6,5 @@ select
     sum(amount) as revenue,
     sum(paid_amount) as collected
 from {{ ref('fct_orders') }}
-where {{ partition_window('ordered_at') }}
+where {{ floe_dagster.partition_window('ordered_at') }}
 group by order_date

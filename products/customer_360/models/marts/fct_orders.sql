@@ -10,4 +10,4 @@ select
     paid_amount,
     amount - paid_amount as outstanding_amount
 from {{ ref('int_order_payments') }}
-where {{ partition_window('ordered_at') }}
+where {{ floe_dagster.partition_window('ordered_at') }}
