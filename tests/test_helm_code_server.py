@@ -3,7 +3,8 @@
 The Deployment helm/floe-dagster renders (product directory and port set to local ones) is
 started locally with exactly the env its spec declares: plain values as written, secrets
 resolved the way the kubelet resolves `secretKeyRef` and `envFrom`, and nothing else but the
-image's own PATH. A Dagster webserver and a real `dagster-daemon` on PostgreSQL then reach it
+image's own PATH. The instance is a private PostgreSQL that checks passwords, so the password
+must arrive through the secret. A Dagster webserver and a real `dagster-daemon` then reach it
 through a workspace built the way the official chart builds it from deploy/dagster-values.yaml
 (the Service name replaced by the local address): the webserver shows the product, and the
 daemon's sensor and schedule ticks, evaluated inside that code server against instance storage,
@@ -16,22 +17,24 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_k8s.container_context import K8sContainerContext  # what K8sRunLauncher builds run pods from
 
-from tests.conftest import DEMO, REPO, VENV_BIN, cli_env, floe_dagster_settings, free_port, new_postgres_database
+from tests.conftest import DEMO, IN_CI, REPO, VENV_BIN, cli_env, floe_dagster_settings, free_port
 from tests.serving import serving
 from tests.test_deploy_dagster_values import DAGSTER_VALUES, official_workspace
 from tests.test_helm import render
-from tests.test_run_keys import postgres_env
 from tests.test_webserver import graphql
 
 pytestmark = pytest.mark.slow
@@ -74,6 +77,43 @@ def pod_env(
     return env
 
 
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@contextmanager
+def password_postgres() -> Iterator[dict[str, str]]:
+    """A private PostgreSQL that checks passwords (scram-sha-256), unlike the shared test server.
+
+    Yields the settings as DAGSTER_PG_* variables, the password included; stopped on exit.
+    """
+    if not (PG_BIN / "initdb").exists():
+        (pytest.fail if IN_CI else pytest.skip)(f"PostgreSQL server binaries are missing in {PG_BIN}")
+    root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
+    password = "code-server-secret-value"
+    try:
+        shutil.chown(root, "postgres")
+        (root / "pw").write_text(password)
+        shutil.chown(root / "pw", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_postgres, PG_BIN / "initdb", "-D", root / "data", "-U", "dagster", "-E", "UTF8",
+                        "--auth=scram-sha-256", f"--pwfile={root / 'pw'}"], check=True, capture_output=True)
+        port = free_port()
+        subprocess.run([*as_postgres, PG_BIN / "pg_ctl", "-D", root / "data", "-l", root / "log", "-w", "start", "-o",
+                        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"], check=True, capture_output=True)
+        try:
+            admin = psycopg2.connect(host="127.0.0.1", port=port, user="dagster", password=password, dbname="postgres")
+            admin.autocommit = True
+            admin.cursor().execute("CREATE DATABASE dagster")
+            admin.close()
+            yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "dagster",
+                   "DAGSTER_PG_DB": "dagster", "DAGSTER_PG_PASSWORD": password}
+        finally:
+            subprocess.run([*as_postgres, PG_BIN / "pg_ctl", "-D", root / "data", "-m", "immediate", "-w", "stop"],
+                           capture_output=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @dataclass
 class Deployed:
     container: dict[str, Any]
@@ -90,9 +130,8 @@ def deployed(tmp_path_factory, demo_manifest) -> Iterator[Deployed]:
     """customer_360 served by the rendered code server; a PostgreSQL instance; the workspace."""
     tmp = tmp_path_factory.mktemp("deployed")
     project = _product_copy(tmp, demo_manifest)
-    with new_postgres_database() as url:
-        pg = postgres_env(url)
-        password = pg.pop("DAGSTER_PG_PASSWORD") or "unused-with-trust-auth"
+    with password_postgres() as pg:
+        password = pg.pop("DAGSTER_PG_PASSWORD")  # reaches the code server only through the secret
         port = free_port()
         values = {
             "image": "registry.example/floe/customer_360:1.0.0",
@@ -213,6 +252,12 @@ def test_a_daemon_on_postgresql_runs_the_products_sensors_and_schedule_through_t
     for name, tick in ticks.items():
         assert tick.status.value == "SUCCESS", f"{name}: {tick.status} {tick.error}"
         assert tick.run_ids, f"{name} requested no run"
+    # the code server reserved the run keys in instance storage, logged in with the secret's password
+    env = deployed.daemon_env
+    with psycopg2.connect(host=env["DAGSTER_PG_HOST"], port=env["DAGSTER_PG_PORT"], user=env["DAGSTER_PG_USER"],
+                          password=env["DAGSTER_PG_PASSWORD"], dbname=env["DAGSTER_PG_DB"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM floe_run_key_reservations")
+        assert cur.fetchone()[0] >= len(ticks["customer_360_staleness"].run_ids)
     (policy_run,) = [r for r in runs if r.run_id in ticks["customer_360_backfill_policy"].run_ids]
     assert (policy_run.tags["dagster/asset_partition_range_start"],
             policy_run.tags["dagster/asset_partition_range_end"]) == ("2026-03-01", "2026-03-03")
@@ -228,7 +273,7 @@ def test_a_daemon_on_postgresql_runs_the_products_sensors_and_schedule_through_t
     assert pod["service_account_name"] == "customer-360"
 
 
-def _wait_for_ticks(instance: DagsterInstance, names: set[str], log: Path, timeout: float = 240) -> dict:
+def _wait_for_ticks(instance: DagsterInstance, names: set[str], log: Path, timeout: float = 420) -> dict:
     """The first finished tick of each named sensor or schedule."""
     deadline = time.monotonic() + timeout
     while True:
