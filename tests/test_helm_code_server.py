@@ -122,7 +122,8 @@ class Deployed:
     home: Path
     daemon_env: dict[str, str]
     secrets: dict[str, dict[str, str]]
-    log: Path
+    config_maps: dict[str, dict[str, str]]
+    pid: int
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,7 @@ def deployed(tmp_path_factory, demo_manifest) -> Iterator[Deployed]:
                 "name": "customer_360", "projectDir": str(project), "port": port,
                 "env": {"FLOE_DUCKDB_PATH": str(tmp / "warehouse.duckdb")},
                 "envFromSecrets": ["customer-360-env"],
+                "envFromConfigMaps": ["customer-360-settings"],
                 "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
                 "volumeMounts": [{"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}],
                 "serviceAccountName": "customer-360",
@@ -151,6 +153,7 @@ def deployed(tmp_path_factory, demo_manifest) -> Iterator[Deployed]:
         (deployment,) = [o for o in render(values, tmp) if o["kind"] == "Deployment"]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         secrets = {PG_SECRET: {PG_KEY: password}, "customer-360-env": {"WAREHOUSE_TOKEN": "t0ken"}}
+        config_maps = {"customer-360-settings": {"DBT_TARGET": "prod"}}
 
         home = tmp / "dagster_home"
         home.mkdir()
@@ -162,10 +165,11 @@ def deployed(tmp_path_factory, demo_manifest) -> Iterator[Deployed]:
 
         log = tmp / "code-server.log"
         with serving(container["command"], cwd=Path(container["workingDir"]),
-                     env={**IMAGE_ENV, **pod_env(container, secrets)}, log=log):
+                     env={**IMAGE_ENV, **pod_env(container, secrets, config_maps)}, log=log) as code_server:
             assert _probe_passes(container, within_seconds=300), f"no health check passed:\n{log.read_text()[-3000:]}"
             yield Deployed(container, port, workspace, home,
-                           cli_env(DAGSTER_HOME=str(home), DAGSTER_PG_PASSWORD=password, **pg), secrets, log)
+                           cli_env(DAGSTER_HOME=str(home), DAGSTER_PG_PASSWORD=password, **pg),
+                           secrets, config_maps, code_server.pid)
 
 
 def _product_copy(tmp: Path, manifest: Path) -> Path:
@@ -196,13 +200,15 @@ def _probe_passes(container: dict, within_seconds: float) -> bool:
     return False
 
 
-def test_the_code_server_gets_exactly_the_env_its_spec_declares(deployed):
-    env = pod_env(deployed.container, deployed.secrets)
+def test_the_code_server_runs_with_exactly_the_env_its_spec_declares(deployed):
+    env = pod_env(deployed.container, deployed.secrets, deployed.config_maps)
     assert set(env) == {
         "DAGSTER_CURRENT_IMAGE", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "DAGSTER_CONTAINER_CONTEXT",
         "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "DAGSTER_PG_PASSWORD",
-        "FLOE_DUCKDB_PATH", "WAREHOUSE_TOKEN",
+        "FLOE_DUCKDB_PATH", "WAREHOUSE_TOKEN", "DBT_TARGET",
     }
+    running = Path(f"/proc/{deployed.pid}/environ").read_bytes().split(b"\0")
+    assert dict(v.decode().split("=", 1) for v in running if v) == {**IMAGE_ENV, **env}
     declared = {e["name"]: e for e in deployed.container["env"]}
     assert declared["DAGSTER_PG_PASSWORD"] == {
         "name": "DAGSTER_PG_PASSWORD", "valueFrom": {"secretKeyRef": {"name": PG_SECRET, "key": PG_KEY}}}
@@ -211,7 +217,7 @@ def test_the_code_server_gets_exactly_the_env_its_spec_declares(deployed):
 def test_without_the_password_secret_the_pod_fails_naming_the_secret_and_its_key(deployed):
     secrets = {name: keys for name, keys in deployed.secrets.items() if name != PG_SECRET}
     with pytest.raises(CreateContainerConfigError) as failure:
-        pod_env(deployed.container, secrets)
+        pod_env(deployed.container, secrets, deployed.config_maps)
     assert f'key "{PG_KEY}" of Secret "{PG_SECRET}" not found' in str(failure.value)
 
 
@@ -266,7 +272,8 @@ def test_a_daemon_on_postgresql_runs_the_products_sensors_and_schedule_through_t
     # build their pods from it
     context = K8sContainerContext.create_from_config(policy_run.job_code_origin.repository_origin.container_context)
     container, pod = context.run_k8s_config.container_config, context.run_k8s_config.pod_spec_config
-    assert {"secret_ref": {"name": "customer-360-env"}} in container["env_from"]
+    assert container["env_from"] == [
+        {"config_map_ref": {"name": "customer-360-settings"}}, {"secret_ref": {"name": "customer-360-env"}}]
     assert {"name": "FLOE_DUCKDB_PATH", "value": str(deployed.workspace.parent / "warehouse.duckdb")} in container["env"]
     assert container["volume_mounts"] == [{"name": "certs", "mount_path": "/etc/floe/certs", "read_only": True}]
     assert pod["volumes"] == [{"name": "certs", "secret": {"secret_name": "warehouse-ca"}}]
