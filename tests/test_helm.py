@@ -7,6 +7,7 @@ validated offline against the Kubernetes OpenAPI schema.
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,9 +31,17 @@ PRODUCTS = {
             "env": {"DBT_TARGET": "prod"},
             "secretEnv": [{"name": "WAREHOUSE_PASSWORD", "secretName": "warehouse", "key": "password"}],
             "envFromSecrets": ["customer-360-env"],
+            "envFromConfigMaps": ["customer-360-settings"],
+            "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
+            "volumeMounts": [{"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}],
+            "serviceAccountName": "customer-360",
+            "imagePullSecrets": [{"name": "customer-360-registry"}],
         },
-        {"name": "orders_mart", "image": "registry.example/floe/orders_mart:2.1.0", "port": 4000},
+        {"name": "orders_mart", "image": "registry.example/floe/orders_mart:2.1.0", "port": 4000,
+         "includeConfigInLaunchedRuns": {"enabled": False}},
     ],
+    "serviceAccountName": "floe-products",
+    "imagePullSecrets": [{"name": "registry-credentials"}],
 }
 
 
@@ -106,7 +115,8 @@ def test_secrets_are_rendered_only_as_references(tmp_path):
     assert env["WAREHOUSE_PASSWORD"] == {
         "name": "WAREHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}}}
     assert env["DBT_TARGET"]["value"] == "prod"
-    assert container["envFrom"] == [{"secretRef": {"name": "customer-360-env"}}]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "customer-360-env"}}, {"configMapRef": {"name": "customer-360-settings"}}]
 
 
 def test_values_schema_rejects_a_secret_as_a_plain_env_var(tmp_path):
@@ -148,12 +158,60 @@ def test_policy_flags_a_root_container(tmp_path):
     assert violations(objects) == ["Deployment/floe-orders-mart container code-server: may run as root: set securityContext.runAsNonRoot: true"]
 
 
-def test_dagster_chart_values_point_the_workspace_at_the_code_server_services(tmp_path):
-    dagster_values = yaml.safe_load((REPO / "deploy" / "dagster-values.yaml").read_text())
-    servers = dagster_values["dagsterWebserver"]["workspace"]["servers"]
-    services = {o["metadata"]["name"]: o for o in render(PRODUCTS, tmp_path) if o["kind"] == "Service"}
-    for server in servers:
-        assert server["port"] == services[server["host"]]["spec"]["ports"][0]["port"]
-        assert server["name"] == services[server["host"]]["metadata"]["labels"]["floe/product"]
-    assert dagster_values["runLauncher"]["type"] == "K8sRunLauncher"
-    assert dagster_values["global"]["postgresqlSecretName"] and not dagster_values["generatePostgresqlPasswordSecret"]
+def pod(objects: list[dict], name: str) -> dict:
+    return deployment(objects, name)["spec"]["template"]["spec"]
+
+
+def test_a_product_names_its_own_service_account_pull_secrets_and_volumes(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    own, default = pod(objects, "floe-customer-360"), pod(objects, "floe-orders-mart")
+    assert (own["serviceAccountName"], own["imagePullSecrets"]) == ("customer-360", [{"name": "customer-360-registry"}])
+    assert (default["serviceAccountName"], default["imagePullSecrets"]) == ("floe-products", [{"name": "registry-credentials"}])
+    assert own["volumes"] == [{"name": "tmp", "emptyDir": {}}, {"name": "certs", "secret": {"secretName": "warehouse-ca"}}]
+    assert own["containers"][0]["volumeMounts"][1] == {"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}
+
+
+def test_code_servers_get_the_instances_postgresql_settings_and_its_password_by_reference(tmp_path):
+    values = {**PRODUCTS, "instance": {"postgresql": {
+        "host": "pg.data", "port": 6432, "username": "dagster_app", "database": "dagster_prod",
+        "passwordSecret": {"name": "dagster-pg", "key": "password"}}}}
+    env = {e["name"]: e for e in pod(render(values, tmp_path), "floe-orders-mart")["containers"][0]["env"]}
+    assert {n: env[n]["value"] for n in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB")} == {
+        "DAGSTER_PG_HOST": "pg.data", "DAGSTER_PG_PORT": "6432", "DAGSTER_PG_USER": "dagster_app", "DAGSTER_PG_DB": "dagster_prod"}
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "dagster-pg", "key": "password"}}
+
+
+def test_runs_launched_from_a_product_get_its_env_secrets_and_volumes(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    env = {e["name"]: e for e in pod(objects, "floe-customer-360")["containers"][0]["env"]}
+    assert json.loads(env["DAGSTER_CONTAINER_CONTEXT"]["value"]) == {"k8s": {
+        "image_pull_policy": "IfNotPresent",
+        "image_pull_secrets": [{"name": "customer-360-registry"}],
+        "service_account_name": "customer-360",
+        "env": [{"name": "DBT_TARGET", "value": "prod"},
+                {"name": "WAREHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}}}],
+        "env_secrets": ["customer-360-env"],
+        "env_config_maps": ["customer-360-settings"],
+        "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
+        "volume_mounts": [{"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}],
+    }}
+    switched_off = pod(objects, "floe-orders-mart")["containers"][0]["env"]
+    assert "DAGSTER_CONTAINER_CONTEXT" not in {e["name"] for e in switched_off}
+
+
+@pytest.mark.parametrize("change, complaint", [
+    (lambda v: v["instance"]["postgresql"].update(password="hunter2"), "password"),
+    (lambda v: v["instance"]["postgresql"].update(passwordSecret=None), "passwordSecret"),  # null deletes a default
+    (lambda v: v["products"][0].update(envFromConfigMaps=["Not_A_Name"]), "envFromConfigMaps"),
+    (lambda v: v["products"][0].update(volumes=[{"name": "tmp", "emptyDir": {}}]), "volumes"),
+    (lambda v: v["products"][0].update(volumeMounts=[{"name": "certs", "mountPath": "/tmp"}]), "volumeMounts"),
+    (lambda v: v["products"][0].update(serviceAccountName="Customer 360"), "serviceAccountName"),
+    (lambda v: v["products"][0].update(imagePullSecrets=["registry-credentials"]), "imagePullSecrets"),
+    (lambda v: v["products"][0].update(includeConfigInLaunchedRuns={"enable": True}), "includeConfigInLaunchedRuns"),
+])
+def test_values_schema_rejects_a_malformed_deployment_option(tmp_path, change, complaint):
+    values = {**copy.deepcopy(PRODUCTS), "instance": yaml.safe_load((CHART / "values.yaml").read_text())["instance"]}
+    change(values)
+    done = helm("template", RELEASE, str(CHART), values=values, tmp=tmp_path)
+    assert done.returncode != 0
+    assert complaint in done.stderr
