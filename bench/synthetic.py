@@ -95,10 +95,10 @@ def artifacts(name: str, models: list[str], partitioned: bool) -> dict:
             partition_scheme="daily", backfill={"policy": "chunked", "chunk_size": 10}
         )
     return {
-        "version": "0.4.0",
+        "version": "0.16.0",
         "metadata": {
             "compiled_at": "2026-11-27T00:00:00Z",
-            "floe_version": "0.4.0",
+            "floe_version": "0.3.0",
             "source_hash": "sha256:synthetic",
             "product_name": name,
             "product_version": "1.0.0",
@@ -122,13 +122,12 @@ def artifacts(name: str, models: list[str], partitioned: bool) -> dict:
         },
         "plugins": {
             "compute": {"type": "duckdb", "version": "1.5.0", "config": {"path": f"{name}.duckdb"}},
-            "orchestrator": {"type": "dagster", "version": "1.13.0"},
+            "orchestrator": {"type": "dagster", "version": "1.13.0", "config": section},
         },
         "transforms": {
             "default_compute": "duckdb",
             "models": [{"name": m, "compute": "duckdb"} for m in models],
         },
-        "dagster": section,
     }
 
 

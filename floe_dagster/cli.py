@@ -94,11 +94,11 @@ def product_name_for(project_dir: Path, given: str | None = None) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from floe_dagster.definitions import load_plan, resolved_definitions
+    from floe_dagster.definitions import load_plan, product_warnings, resolved_definitions
 
     name = product_name_for(args.project_dir, args.product)
     plan = load_plan(name, args.project_dir)
-    for warning in plan.warnings:
+    for warning in product_warnings(plan):
         print(f"warning: {warning}", file=sys.stderr)
     repo = resolved_definitions(plan).get_repository_def()
     graph = repo.asset_graph

@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import DagsterError, Definitions
 
 from floe_dagster.assets.dbt import build_dbt_assets
-from floe_dagster.assets.floe_quality_checks import build_floe_quality_checks
+from floe_dagster.assets.floe_quality_checks import build_floe_quality_checks, check_warnings
 from floe_dagster.assets.ingestion import build_ingestion_assets
 from floe_dagster.assets.partitions import build_partitions
 from floe_dagster.automation.healing import build_staleness_checks
@@ -16,7 +16,7 @@ from floe_dagster.automation.jobs import build_partitioned_jobs
 from floe_dagster.automation.schedules import build_schedules
 from floe_dagster.automation.sensors import build_sensors
 from floe_dagster.contract.artifacts import SETTINGS_PATH
-from floe_dagster.errors import FloeConfigError
+from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.execution.policies import build_executor
 from floe_dagster.execution.resources import build_resources
 from floe_dagster.loading.collector import collection_paused, exempt_while_alive
@@ -37,11 +37,16 @@ def load_product_definitions(product_name: str, project_dir: Path | str) -> Defi
     """
     with collection_paused():
         plan = load_plan(product_name, project_dir)
-        for warning in plan.warnings:
+        for warning in product_warnings(plan):
             logger.warning("%s", warning)
         defs = resolved_definitions(plan)
         exempt_while_alive(defs.get_repository_def())
         return defs
+
+
+def product_warnings(plan: ProductPlan) -> list[Problem]:
+    """What loads but deserves a look: unfiltered partitions, quality gaps, checks not built."""
+    return [*plan.warnings, *check_warnings(plan.files)]
 
 
 def resolved_definitions(plan: ProductPlan) -> Definitions:

@@ -117,7 +117,7 @@ def run(*command: str | Path, home: Path, cwd: Path | None = None) -> subprocess
     env = cli_env(DAGSTER_HOME=str(home))
     env.pop("FLOE_DUCKDB_PATH", None)
     return subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=2400)
 
 
 def succeeded(done: subprocess.CompletedProcess) -> str:

@@ -334,8 +334,8 @@ def plan_floe_checks(files: ProductFiles) -> tuple[list[PlannedCheck], list[Prob
                 warn(
                     "",
                     f"dbt test {duplicate!r} checks the same ({check.type} on "
-                    f"{check.column or 'the table'}) and, by floe's rule, takes precedence; it "
-                    "already runs as an asset check, so remove one of the two",
+                    f"{check.column or 'the table'}) and, by floe's rule, takes precedence (it "
+                    "runs with the model's dbt step); remove one of the two",
                 )
                 continue
             name = re.sub(r"[^A-Za-z0-9_]", "_", check.name)

@@ -2,8 +2,8 @@
 
 - the target the artifacts ask for exists in the profile;
 - a DuckDB profile writes to the file the artifacts name (else the data lands elsewhere);
-- a partitioned model reads the run's window (else every partition rebuilds the whole table):
-  a warning, as a model may filter by hand.
+- a partitioned table or incremental model reads the run's window (else every partition
+  rebuilds the whole table): a warning, as a model may filter by hand.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def window_warnings(
     warnings = []
     for uid, (low, high) in sorted(var_names.items()):
         node = nodes[uid]
-        if node["resource_type"] != "model":
-            continue
+        if node["resource_type"] != "model" or node.get("config", {}).get("materialized") == "view":
+            continue  # a view stores no rows: nothing is rebuilt per partition
         macros = node.get("depends_on", {}).get("macros", [])
         code = node.get("raw_code", "")
         if WINDOW_MACRO in macros or all(_reads_var(code, name) for name in (low, high)):

@@ -92,23 +92,25 @@ def init_product(
             for f in existing
         ])
 
-    result = InitResult(project_dir, product)
+    result = InitResult(project_dir, product, written=[ARTIFACTS, DEFINITIONS])
     profile = str(dbt_project.get("profile") or dbt_project["name"])
     profiles_path = project_dir / PROFILES
     warehouse = f"warehouse/{safe_name(product)}.duckdb"
-    if profiles_path.exists() and not force:
+    write_profiles = force or not profiles_path.exists()
+    if write_profiles:
+        result.written.append(PROFILES)
+    else:  # the project's own profile decides where the data goes
         warehouse = _duckdb_path_of(profiles_path, profile) or warehouse
         result.kept.append(PROFILES)
-    else:
-        profiles_path.write_text(PROFILES_TEXT.format(profile=profile, env=DUCKDB_PATH_ENV,
-                                                      path=warehouse))
-        result.written.append(PROFILES)
 
     artifacts = artifacts_for(product, _product_version(dbt_project), domain, warehouse,
                               _source_hash(project_dir))
     (project_dir / ARTIFACTS).write_text(json.dumps(artifacts, indent=2) + "\n")
     (project_dir / DEFINITIONS).write_text(DEFINITIONS_TEXT.format(name=product))
-    result.written[:0] = [ARTIFACTS, DEFINITIONS]
+    if write_profiles:
+        profiles_path.write_text(
+            PROFILES_TEXT.format(profile=profile, env=DUCKDB_PATH_ENV, path=warehouse)
+        )
     result.placeholders = {k: v for k, v in PLACEHOLDERS.items()
                            if not (k == "identity.domain" and domain)}
     return result
@@ -181,7 +183,7 @@ def _read_dbt_project(project_dir: Path, name: str | None) -> dict[str, Any]:
 
 
 def _check_name(product: str, given: bool, project_dir: Path) -> None:
-    if re.fullmatch(PRODUCT_NAME_PATTERN.strip("^$"), product) and len(product) <= 128:
+    if re.fullmatch(PRODUCT_NAME_PATTERN, product) and len(product) <= 128:
         return
     where = ("--name", "") if given else (str(project_dir / DBT_PROJECT), "name")
     raise FloeConfigError.single(

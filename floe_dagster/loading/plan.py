@@ -23,6 +23,7 @@ from floe_dagster.contract.dagster_section import (
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.loading.dbt_checks import profile_problems, window_warnings
 from floe_dagster.loading.manifest import slim_manifest
+from floe_dagster.loading.quality_gates import gate_warnings
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
 from floe_dagster.loading.selection import resolve_selections
 
@@ -211,7 +212,10 @@ def build_plan(files: ProductFiles) -> ProductPlan:
         for uid, s in settings.items()
         if s.partition_scheme
     }
-    warnings = tuple(window_warnings(files.project_dir, models, windows))
+    warnings = (
+        *window_warnings(files.project_dir, models, windows),
+        *gate_warnings(files, settings),
+    )
     files = replace(files, manifest=slim_manifest(manifest))
     return ProductPlan(files, settings, schedule_models, schedule_schemes, warnings)
 

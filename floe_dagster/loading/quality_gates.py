@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from floe_dagster.assets.floe_quality_checks import check_warnings
 from floe_dagster.errors import Problem
 from floe_dagster.loading.project import ProductFiles
 
@@ -66,12 +65,6 @@ def gate_warnings(files: ProductFiles, model_settings: Mapping[str, ModelSetting
             )
     return warnings
 
-
-def quality_warnings(
-    files: ProductFiles, model_settings: Mapping[str, ModelSettings]
-) -> list[Problem]:
-    """Every quality warning at load: the gates, and floe checks that get no asset check."""
-    return [*gate_warnings(files, model_settings), *check_warnings(files)]
 
 
 def _tests_by_model(
