@@ -90,3 +90,21 @@ def test_a_partition_a_queued_run_will_produce_is_in_flight_and_not_refreshed(pr
     assert (orders.status, orders.in_flight) == (Status.MISSING, True)
     planned = {partition for partition, _, _ in refresh_plan(graph, states, POLICY, time.time())}
     assert DAY not in planned and "2026-04-10" in planned
+
+
+def test_a_partition_older_than_its_unpartitioned_parent_is_stale_upstream(instance):
+    from dagster import AssetMaterialization, DailyPartitionsDefinition, Definitions, asset
+
+    @asset
+    def seed_customers() -> None: ...
+
+    @asset(deps=[seed_customers], partitions_def=DailyPartitionsDefinition("2026-04-01", end_date="2026-04-11"))
+    def daily_orders() -> None: ...
+
+    graph = Definitions(assets=[seed_customers, daily_orders]).get_repository_def().asset_graph
+    instance.report_runless_asset_event(AssetMaterialization("daily_orders", partition=DAY))
+    instance.report_runless_asset_event(AssetMaterialization("seed_customers"))
+    now = time.time()
+    states = compute_states(instance, partitioned_assets(graph), POLICY, now)
+    (state,) = [s for s in states if s.partition == DAY]
+    assert state.status is Status.STALE_UPSTREAM

@@ -128,8 +128,8 @@ def compute_states(
         for parent, parent_def in asset.parents:
             if parent_def is None:
                 if parent not in unpartitioned_latest:
-                    record = instance.get_latest_materialization_event(parent)
-                    unpartitioned_latest[parent] = record.storage_id if record else None
+                    found = instance.fetch_materializations(parent, limit=1).records
+                    unpartitioned_latest[parent] = found[0].storage_id if found else None
                 upstream[parent] = unpartitioned_latest[parent]
             elif parent_def == asset.partitions_def:
                 if parent not in latest_by_asset:
