@@ -37,9 +37,11 @@ def test_missing_manifest_says_how_to_build_it(product_dir):
 
 def test_invalid_json_names_file_line_and_column(product_dir):
     path = product_dir / "compiled_artifacts.json"
-    path.write_text(path.read_text().replace('"mode": "simple",', '"mode": "simple",,'))
+    text = path.read_text()
+    line = text[: text.index('"mode": "simple",')].count("\n") + 1
+    path.write_text(text.replace('"mode": "simple",', '"mode": "simple",,'))
     message = load_error(product_dir)
-    assert "compiled_artifacts.json: line 16, column" in message
+    assert f"compiled_artifacts.json: line {line}, column" in message
     assert "invalid JSON" in message
 
 

@@ -314,3 +314,48 @@ def test_the_staleness_sensor_evaluates(product):
     assert result is not None
     for request in result.run_requests:
         assert request.partition_key in {f"2026-03-{d:02d}" for d in range(1, 15)}
+
+
+# --- seeds are resources of their own -------------------------------------------------
+
+
+def test_a_seed_named_where_floe_expects_a_model_is_an_error_saying_what_it_is(product, tmp_path):
+    from floe_dagster import FloeConfigError
+
+    copy = tmp_path / product.dir.name
+    shutil.copytree(product.dir, copy, ignore=shutil.ignore_patterns("warehouse", "logs"))
+    artifacts_file = copy / "compiled_artifacts.json"
+    artifacts = json.loads(artifacts_file.read_text())
+    seed = product.shape.source.split(".")[-1]
+    artifacts["transforms"]["models"].append({"name": seed, "compute": "duckdb"})
+    artifacts_file.write_text(json.dumps(artifacts))
+    with pytest.raises(FloeConfigError) as info:
+        load_product_definitions(product.shape.name, copy)
+    message = str(info.value)
+    assert f"{seed!r} is a dbt seed, not a model" in message
+    assert "transforms.models[" in message and "resource_type:seed" in message
+
+
+def test_seeds_are_assets_with_the_products_owners(product):
+    graph = load_product_definitions(product.shape.name, product.dir).get_repository_def().asset_graph
+    seed = product.shape.source.split(".")[-1]
+    (key,) = [k for k in graph.get_all_asset_keys() if k.path[-1] == seed]
+    assert graph.get(key).owners
+
+
+def test_resource_type_and_path_selections_reach_seeds(product, tmp_path):
+    copy = tmp_path / product.dir.name
+    shutil.copytree(product.dir, copy, ignore=shutil.ignore_patterns("warehouse", "logs"))
+    artifacts_file = copy / "compiled_artifacts.json"
+    artifacts = json.loads(artifacts_file.read_text())
+    floe_dagster_settings(artifacts)["transforms"] = [
+        *floe_dagster_settings(artifacts).get("transforms", []),
+        {"select": "resource_type:seed", "group": "raw_layer"},
+        {"select": "path:seeds", "owners": ["team:ingest"]},
+    ]
+    artifacts_file.write_text(json.dumps(artifacts))
+    graph = load_product_definitions(product.shape.name, copy).get_repository_def().asset_graph
+    seed = product.shape.source.split(".")[-1]
+    (key,) = [k for k in graph.get_all_asset_keys() if k.path[-1] == seed]
+    assert graph.get(key).group_name == "raw_layer"
+    assert graph.get(key).owners == ["team:ingest"]
