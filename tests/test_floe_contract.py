@@ -13,7 +13,6 @@ import copy
 import enum
 import importlib.util
 import json
-import os
 import types
 import typing
 from collections.abc import Callable
@@ -25,12 +24,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-try:
-    from floe_core.schemas import compiled_artifacts as floe_ca
-except ImportError:  # pragma: no cover - floe-core is a test dependency
-    if os.environ.get("CI", "").lower() == "true":
-        raise
-    pytest.skip("floe-core (the reference) is not installed", allow_module_level=True)
+from floe_core.schemas import compiled_artifacts as floe_ca  # a locked test dependency
 
 from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.contract import floe as ours

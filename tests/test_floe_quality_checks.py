@@ -5,7 +5,6 @@ materialization through the dagster CLI, then one behaviour per test read from t
 """
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -136,12 +135,7 @@ def meta(evaluation) -> dict[str, Any]:
 
 
 def test_floe_accepts_the_artifacts_with_quality_checks_and_config(product) -> None:
-    try:
-        from floe_core.schemas.compiled_artifacts import CompiledArtifacts
-    except ImportError:  # pragma: no cover - floe-core is a test dependency
-        if os.environ.get("CI", "").lower() == "true":
-            raise
-        pytest.skip("floe-core (the reference) is not installed")
+    from floe_core.schemas.compiled_artifacts import CompiledArtifacts
     floe = CompiledArtifacts.model_validate_json((product / "compiled_artifacts.json").read_text())
     checks = {m.name: m.quality_checks for m in floe.transforms.models if m.quality_checks}
     assert {name: len(c) for name, c in checks.items()} == {"dim_customers": 7, "fct_orders": 2}
