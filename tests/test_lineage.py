@@ -8,6 +8,7 @@ import pytest
 from dagster import DagsterRunStatus
 
 from floe_dagster import load_product_definitions
+from tests.conftest import DEMO_LINEAGE_NAMESPACE
 from tests.observed_runs import demo_copy, materialize, observe, only_run
 from tests.receivers import lineage_receiver
 
@@ -43,7 +44,7 @@ def test_every_asset_of_every_step_starts_then_completes(demo_lineage):
     for name, job_events in jobs.items():
         assert [e["eventType"] for e in job_events] == ["START", "COMPLETE"], name
         assert len({e["run"]["runId"] for e in job_events}) == 1, name
-        assert {e["job"]["namespace"] for e in job_events} == {"sales.customer_360"}
+        assert {e["job"]["namespace"] for e in job_events} == {DEMO_LINEAGE_NAMESPACE}
 
 
 def test_datasets_come_from_the_dbt_manifest_and_the_dlt_destination(demo_lineage):
@@ -73,7 +74,7 @@ def test_every_event_names_the_dagster_run_as_its_parent(demo_lineage):
     parents = [e["run"]["facets"]["parent"] for e in events]
     assert {p["run"]["runId"] for p in parents} == {run.run_id}
     assert {(p["job"]["namespace"], p["job"]["name"]) for p in parents} == {
-        ("sales.customer_360", f"customer_360.{run.job_name}")
+        (DEMO_LINEAGE_NAMESPACE, f"customer_360.{run.job_name}")
     }
 
 

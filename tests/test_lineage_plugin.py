@@ -16,7 +16,7 @@ from floe_core.lineage import LineageDataset, RunState
 from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.observability.lineage import Dataset, emit_lineage_event
 from floe_dagster.plugin import DagsterOrchestratorPlugin
-from tests.conftest import DEMO, floe_dagster_settings, free_port
+from tests.conftest import DEMO, DEMO_LINEAGE_NAMESPACE, floe_dagster_settings, free_port
 from tests.receivers import lineage_receiver
 
 RUN_ID = "0190f6f0-0000-7000-8000-000000000001"
@@ -78,7 +78,7 @@ def test_plugin_sends_start_and_complete_with_the_datasets_and_returns_the_run_i
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     for event in events:
         assert event["run"]["runId"] == str(run_id)
-        assert (event["job"]["namespace"], event["job"]["name"]) == ("sales.customer_360", "dbt_run_fct_orders")
+        assert (event["job"]["namespace"], event["job"]["name"]) == (DEMO_LINEAGE_NAMESPACE, "dbt_run_fct_orders")
         assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [(RAW.namespace, RAW.name)]
         assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [(FCT.namespace, FCT.name)]
         assert event["outputs"][0]["facets"]["documentation"]["description"] == "orders"
@@ -142,7 +142,7 @@ def test_emit_lineage_event_posts_to_the_http_transport():
     (event,) = events
     assert event["eventType"] == "COMPLETE"
     assert (event["job"]["namespace"], event["job"]["name"]) == (
-        "sales.customer_360",
+        DEMO_LINEAGE_NAMESPACE,
         "customer_360.export",
     )
     assert event["run"]["runId"] == RUN_ID

@@ -327,7 +327,9 @@ def test_a_seed_named_where_floe_expects_a_model_is_an_error_saying_what_it_is(p
     artifacts_file = copy / "compiled_artifacts.json"
     artifacts = json.loads(artifacts_file.read_text())
     seed = product.shape.source.split(".")[-1]
-    artifacts["transforms"]["models"].append({"name": seed, "compute": "duckdb"})
+    transforms = artifacts.get("transforms") or {"models": [], "default_compute": "duckdb"}
+    transforms["models"].append({"name": seed, "compute": "duckdb"})
+    artifacts["transforms"] = transforms
     artifacts_file.write_text(json.dumps(artifacts))
     with pytest.raises(FloeConfigError) as info:
         load_product_definitions(product.shape.name, copy)

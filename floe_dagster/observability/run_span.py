@@ -10,7 +10,7 @@ inherit and step Jobs can copy (dagster-k8s `env_vars: ["TRACEPARENT"]`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.observability.guard import quietly
 from floe_dagster.observability.tracing import (
+    TRACEPARENT,
     open_tracing,
     run_span_id,
     trace_env,
@@ -30,6 +31,7 @@ from floe_dagster.observability.tracing import (
 )
 
 _PARTITION_TAG = "dagster/partition"
+_NO_PARENT = "00-00000000000000000000000000000000-0000000000000000-00"  # W3C: invalid, so ignored
 _RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
@@ -43,7 +45,7 @@ def traced_executor(plan: ProductPlan, executor_def: ExecutorDefinition) -> Exec
         return executor_def
 
     def create_traced(init_context: InitExecutorContext) -> Executor:
-        return _RunSpanExecutor(create(init_context), artifacts, plan.name)
+        return _RunSpanExecutor(lambda: create(init_context), artifacts, plan.name)
 
     return ExecutorDefinition(
         name=executor_def.name,
@@ -55,8 +57,17 @@ def traced_executor(plan: ProductPlan, executor_def: ExecutorDefinition) -> Exec
 
 
 class _RunSpanExecutor(Executor):
-    def __init__(self, inner: Executor, artifacts: CompiledArtifacts, product: str) -> None:
-        self._inner = inner
+    """Runs the product's executor inside the run span.
+
+    The inner executor is made again once the run's `TRACEPARENT` is exported, because
+    executors read the variables they pass on when they are made (dagster-k8s resolves
+    `env_vars` then). Before that, a stand-in value lets Dagster ask for the retry mode.
+    """
+
+    def __init__(self, create: Callable[[], Executor], artifacts: CompiledArtifacts, product: str) -> None:
+        self._create = create
+        with _exported({TRACEPARENT: os.environ.get(TRACEPARENT, _NO_PARENT)}):
+            self._inner = create()
         self._artifacts = artifacts
         self._product = product
 
@@ -70,7 +81,7 @@ class _RunSpanExecutor(Executor):
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
         with _run_span(self._artifacts, self._product, plan_context.dagster_run) as failed_steps:
-            for event in self._inner.execute(plan_context, execution_plan):
+            for event in self._create().execute(plan_context, execution_plan):
                 if event.is_step_failure:
                     failed_steps.append(event.step_key)
                 yield event
