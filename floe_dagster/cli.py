@@ -163,9 +163,10 @@ def _launch(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from floe_dagster.automation.launch import launch
+    from floe_dagster.names import parse_range_label
 
-    bounds = tuple(args.partition_range.split("...")) if args.partition_range else None
-    if bounds is not None and len(bounds) != 2:
+    bounds = parse_range_label(args.partition_range) if args.partition_range else None
+    if args.partition_range and bounds is None:
         print("floe-dagster launch: --partition-range is FIRST...LAST", file=sys.stderr)
         return 2
     name = product_name_for(args.project_dir, args.product)

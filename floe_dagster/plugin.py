@@ -56,7 +56,6 @@ from dagster import (
 )
 from pydantic import BaseModel, ValidationError
 
-from floe_dagster.assets.keys import model_key
 from floe_dagster.automation.healing import build_staleness_sensor
 from floe_dagster.compat import is_valid_cron
 from floe_dagster.contract import CompiledArtifacts
@@ -70,6 +69,7 @@ from floe_dagster.definitions import load_plan, load_product_definitions
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.execution.k8s import workload_resources
 from floe_dagster.loading.project import ARTIFACTS_FILE
+from floe_dagster.names import model_key
 from floe_dagster.observability import lineage
 
 log = logging.getLogger("floe_dagster.plugin")

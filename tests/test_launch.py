@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from floe_dagster.automation.run_keys import FINGERPRINT_TAG, RUN_KEY_TAG
+from floe_dagster.names import FINGERPRINT_TAG, RUN_KEY_TAG
 from tests.conftest import VENV_BIN, cli_env
 
 

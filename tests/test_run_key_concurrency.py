@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from dagster import DagsterInstance
 
-from floe_dagster.automation.run_keys import RUN_KEY_TAG
+from floe_dagster.names import RUN_KEY_TAG
 from tests.conftest import REPO
 from tests.test_run_keys import create_runs, guard, planned, storage_home  # noqa: F401
 

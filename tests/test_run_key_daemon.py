@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 from dagster import DagsterInstance
 
-from floe_dagster.automation.run_keys import RUN_KEY_TAG
+from floe_dagster.names import RUN_KEY_TAG
 from tests.conftest import REPO, VENV_BIN, cli_env, floe_dagster_settings
 from tests.test_run_keys import postgres_env
 

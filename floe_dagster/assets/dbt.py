@@ -19,16 +19,14 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from floe_dagster.assets.keys import table_key
 from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.compat import dagster_stub_asset, dbt_assets_for_unique_ids
 from floe_dagster.contract.dagster_section import PartitionScheme
 from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
 from floe_dagster.loading.plan import DbtAssetGroup, ProductPlan
+from floe_dagster.names import TABLE_NAME_KEY, partition_window, step_labels, table_key
 from floe_dagster.observability import observed_step
-
-TABLE_NAME = "dagster/table_name"  # Dagster's standard metadata key for an asset's table
 
 
 def build_dbt_assets(
@@ -57,7 +55,7 @@ def _source_stubs(plan: ProductPlan, steps: list[AssetsDefinition]) -> list[Asse
         for source in artifacts.dagster.ingestion
         for table in source.tables
     }
-    tables = {spec.metadata.get(TABLE_NAME) for spec in specs} - {None}
+    tables = {spec.metadata.get(TABLE_NAME_KEY) for spec in specs} - {None}
     missing: dict[AssetKey, Mapping[str, Any]] = {}
     for spec in specs:
         for dep in spec.deps:
@@ -71,7 +69,7 @@ def _source_stubs(plan: ProductPlan, steps: list[AssetsDefinition]) -> list[Asse
 
 
 def _table_name(metadata: Mapping[str, Any]) -> str | None:
-    value = metadata.get(TABLE_NAME)
+    value = metadata.get(TABLE_NAME_KEY)
     return getattr(value, "value", value)
 
 
@@ -104,7 +102,7 @@ def _group_assets(
         op_tags=step_op_tags(
             plan.files.artifacts.dagster.execution,
             group.workload_size,
-            {"floe/product": plan.name, "floe/step": group.name},
+            step_labels(plan.name, group.name),
         ),
     )
     def _dbt_group(
@@ -126,11 +124,11 @@ def _tests_of(manifest: Mapping[str, Any], unique_ids: frozenset[str]) -> set[st
 
 def window_vars_args(context: AssetExecutionContext, scheme: PartitionScheme | None) -> list[str]:
     """`--vars` with the run's partition window (one partition or a whole range)."""
-    if scheme is None or not (context.has_partition_key or context.has_partition_key_range):
+    if scheme is None or (window := partition_window(context)) is None:
         return []
-    window = context.partition_time_window
     fmt = "%Y-%m-%d %H:%M:%S"
-    bounds = {scheme.vars.min: window.start.strftime(fmt), scheme.vars.max: window.end.strftime(fmt)}
+    start, end = window
+    bounds = {scheme.vars.min: start.strftime(fmt), scheme.vars.max: end.strftime(fmt)}
     return ["--vars", json.dumps(bounds)]
 
 

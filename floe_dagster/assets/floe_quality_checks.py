@@ -40,12 +40,20 @@ from dagster import (
     multi_asset_check,
 )
 
-from floe_dagster.assets.keys import model_key
 from floe_dagster.contract.floe_quality import QualityCheck
 from floe_dagster.errors import Problem
 from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.loading.profiles import duckdb_file
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
+from floe_dagster.names import (
+    CHECK_COLUMN_KEY,
+    CHECK_DIMENSION_KEY,
+    CHECK_NAME_KEY,
+    CHECK_SEVERITY_KEY,
+    CHECK_TYPE_KEY,
+    model_key,
+    step_labels,
+)
 
 if TYPE_CHECKING:
     from floe_dagster.loading.plan import ProductPlan
@@ -410,13 +418,13 @@ def _severity(check: QualityCheck) -> AssetCheckSeverity:
 def _spec_metadata(item: PlannedCheck) -> dict[str, str]:
     check = item.check
     metadata = {
-        "floe/check": check.name,
-        "floe/check_type": check.type,
-        "floe/dimension": check.dimension,
-        "floe/severity": check.severity,
+        CHECK_NAME_KEY: check.name,
+        CHECK_TYPE_KEY: check.type,
+        CHECK_DIMENSION_KEY: check.dimension,
+        CHECK_SEVERITY_KEY: check.severity,
     }
     if check.column:
-        metadata["floe/column"] = check.column
+        metadata[CHECK_COLUMN_KEY] = check.column
     return metadata
 
 
@@ -449,9 +457,7 @@ def _model_checks(plan: "ProductPlan", items: list[PlannedCheck]) -> AssetChecks
         retry_policy=retry_policy(execution),
         pool=settings.pool if settings is not None else None,
         op_tags=step_op_tags(
-            execution,
-            execution.default_workload_size,
-            {"floe/product": plan.name, "floe/step": step},
+            execution, execution.default_workload_size, step_labels(plan.name, step)
         ),
         description=f"floe quality checks of {items[0].model}, by SQL on its table.",
     )

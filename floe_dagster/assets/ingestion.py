@@ -24,12 +24,19 @@ from dagster import (
     multi_asset,
 )
 
-from floe_dagster.assets.keys import table_key
-from floe_dagster.assets.translator import PRODUCT_TAG, SCHEME_TAG, SIZE_TAG
 from floe_dagster.contract.dagster_section import IngestionSource, PartitionScheme
 from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import (
+    PRODUCT_TAG,
+    ROW_COUNT_KEY,
+    SCHEME_TAG,
+    SIZE_TAG,
+    partition_window,
+    step_labels,
+    table_key,
+)
 from floe_dagster.observability import observed_step
 
 
@@ -54,6 +61,7 @@ def _source_assets(
     size = source.workload_size or section.execution.default_workload_size
     partitions_def = partitions.get(source.partition_scheme) if source.partition_scheme else None
     scheme = plan.schemes.get(source.partition_scheme) if source.partition_scheme else None
+    step = f"ingest_{source.name}"
     specs = [
         AssetSpec(
             key=table_key(prefix, source.dbt_source, table),
@@ -72,16 +80,14 @@ def _source_assets(
     ]
 
     @multi_asset(
-        name=f"ingest_{source.name}",
+        name=step,
         specs=specs,
         can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),  # dlt loads any window in one go
         retry_policy=retry_policy(section.execution),
         pool=source.pool,
-        op_tags=step_op_tags(
-            section.execution, size, {"floe/product": plan.name, "floe/step": f"ingest_{source.name}"}
-        ),
+        op_tags=step_op_tags(section.execution, size, step_labels(plan.name, step)),
     )
     def _ingest(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
         tables = [key.path[-1] for key in context.selected_asset_keys]
@@ -91,18 +97,18 @@ def _source_assets(
         for table in tables:
             yield MaterializeResult(
                 asset_key=table_key(prefix, source.dbt_source, table),
-                metadata={"dagster/row_count": counts.get(table, 0)},
+                metadata={ROW_COUNT_KEY: counts.get(table, 0)},
             )
 
     return _ingest
 
 
 def _window_kwargs(context: AssetExecutionContext, scheme: PartitionScheme | None) -> dict:
-    if scheme is None or not (context.has_partition_key or context.has_partition_key_range):
+    """The source function's window arguments, naive datetimes as dlt sources take them."""
+    if scheme is None or (window := partition_window(context)) is None:
         return {}
-    window = context.partition_time_window
-    naive = {k: v.replace(tzinfo=None) for k, v in (("min", window.start), ("max", window.end))}
-    return {scheme.vars.min: naive["min"], scheme.vars.max: naive["max"]}
+    start, end = window
+    return {scheme.vars.min: start.replace(tzinfo=None), scheme.vars.max: end.replace(tzinfo=None)}
 
 
 def run_dlt_source(

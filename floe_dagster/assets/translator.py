@@ -8,14 +8,16 @@ from typing import Any
 from dagster import AssetCheckSpec, AssetKey, AssetSpec, PartitionsDefinition
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-from floe_dagster.assets.keys import model_key, table_key
 from floe_dagster.compat import is_valid_tag_key
 from floe_dagster.loading.plan import ModelSettings, ProductPlan
-
-PRODUCT_TAG = "floe/product"
-TIER_TAG = "floe/quality_tier"
-SIZE_TAG = "floe/workload_size"
-SCHEME_TAG = "floe/partition_scheme"
+from floe_dagster.names import (
+    PRODUCT_TAG,
+    SCHEME_TAG,
+    SIZE_TAG,
+    TIER_TAG,
+    model_key,
+    table_key,
+)
 
 
 class FloeDbtTranslator(DagsterDbtTranslator):

@@ -16,11 +16,17 @@ from dagster import (
     sensor,
 )
 
-from floe_dagster.execution.coordinator import BACKFILL_ID_TAG, HELD_TAG, PARTITION_TAG
 from floe_dagster.loading.plan import ProductPlan
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+from floe_dagster.names import (
+    BACKFILL_ID_TAG,
+    HELD_TAG,
+    MULTI_PARTITION_TAG_PREFIX,
+    PARTITION_TAG,
+    PRODUCT_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    range_label,
+)
 
 
 def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefinition | None:
@@ -39,7 +45,7 @@ def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefini
     )
     def backfill_policy(context: SensorEvaluationContext) -> Iterator[RunRequest | SkipReason]:
         not_started = context.instance.get_runs(
-            RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED], tags={"floe/product": plan.name})
+            RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED], tags={PRODUCT_TAG: plan.name})
         )
         by_backfill: dict[tuple[str, str], list] = defaultdict(list)
         for run in not_started:
@@ -64,7 +70,7 @@ def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefini
                 requested += 1
                 yield RunRequest(
                     job_name=job_name,
-                    run_key=f"{backfill_id}:{first}...{last}",  # never twice, even if re-yielded
+                    run_key=f"{backfill_id}:{range_label(first, last)}",  # never twice, even if re-yielded
                     tags={
                         **{k: v for k, v in runs[0].tags.items() if not _per_run(k)},
                         BACKFILL_ID_TAG: backfill_id,
@@ -107,4 +113,4 @@ def _created(context: SensorEvaluationContext, backfill_id: str) -> set[tuple[st
 
 
 def _per_run(tag: str) -> bool:
-    return tag in (HELD_TAG, PARTITION_TAG) or tag.startswith("dagster/partition/")
+    return tag in (HELD_TAG, PARTITION_TAG) or tag.startswith(MULTI_PARTITION_TAG_PREFIX)

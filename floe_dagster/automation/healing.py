@@ -9,7 +9,6 @@ global run-key check with the causes in the trigger: the same cause never runs t
 """
 
 
-import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -32,8 +31,6 @@ from dagster import (
     sensor,
 )
 
-from floe_dagster.assets.keys import model_key, table_key
-from floe_dagster.assets.translator import SCHEME_TAG
 from floe_dagster.automation.run_keys import RunKeyGuard, skip_reason_text
 from floe_dagster.automation.staleness import (
     PartitionState,
@@ -44,6 +41,7 @@ from floe_dagster.automation.staleness import (
 from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.execution.policies import step_op_tags
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import SCHEME_TAG, digest, model_key, step_labels, table_key
 
 CHECK_NAME = "partition_staleness"
 
@@ -112,9 +110,7 @@ def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
 
     execution = plan.files.artifacts.dagster.execution
     step = f"{plan.name}_{CHECK_NAME}"
-    tags = step_op_tags(
-        execution, execution.default_workload_size, {"floe/product": plan.name, "floe/step": step}
-    )
+    tags = step_op_tags(execution, execution.default_workload_size, step_labels(plan.name, step))
 
     @multi_asset_check(specs=specs, name=step, can_subset=True, op_tags=tags)
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
@@ -168,7 +164,7 @@ def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
                 )
             )
         planned = [
-            guard.plan(keys, trigger=f"staleness:{_digest(causes)}", partition=partition)
+            guard.plan(keys, trigger=f"staleness:{digest('|'.join(causes))[:16]}", partition=partition)
             for partition, keys, causes in refresh_plan(graph, states, policy, now)
         ]
         if not planned:
@@ -211,7 +207,3 @@ def _downstream_closure(graph, keys: set[AssetKey], row: dict) -> set[AssetKey]:
                 keys.add(child)
                 frontier.append(child)
     return keys
-
-
-def _digest(causes: list[str]) -> str:
-    return hashlib.sha256("|".join(causes).encode()).hexdigest()[:16]

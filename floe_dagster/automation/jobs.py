@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from floe_dagster.assets.translator import SCHEME_TAG
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import PRODUCT_TAG, SCHEME_TAG
 
 
 def backfill_job_name(scheme: str) -> str:
@@ -19,7 +19,7 @@ def build_partitioned_jobs(plan: ProductPlan) -> list:
             name=backfill_job_name(scheme),
             selection=AssetSelection.tag(SCHEME_TAG, scheme),
             description=f"All assets partitioned by `{scheme}`: backfill them with this job.",
-            tags={"floe/product": plan.name},
+            tags={PRODUCT_TAG: plan.name},
         )
         for scheme in plan.schemes
     ]

@@ -16,12 +16,15 @@ from pathlib import Path
 from dagster import AssetSelection, DagsterInstance
 
 from floe_dagster.automation.reservations import ReservationStore
-from floe_dagster.automation.run_keys import RUN_KEY_TAG, RunKeyGuard, Skipped
+from floe_dagster.automation.run_keys import RunKeyGuard, Skipped
 from floe_dagster.compat import submit_asset_run
 from floe_dagster.definitions import build_definitions, load_plan
-
-PARTITION_TAG = "dagster/partition"
-DAGSTER_RUN_KEY_TAG = "dagster/run_key"
+from floe_dagster.names import (
+    DAGSTER_RUN_KEY_TAG,
+    PARTITION_TAG,
+    RUN_KEY_TAG,
+    range_label,
+)
 
 
 def launch(
@@ -71,7 +74,8 @@ def conflicts_text(instance: DagsterInstance, product: str | None, as_json: bool
     lines = []
     for r in records:
         identity = r.identity
-        where = identity.get("partition") or "...".join(identity.get("range") or []) or "-"
+        span = identity.get("range")
+        where = identity.get("partition") or (range_label(*span) if span else "-")
         lines.append(
             f"{r.run_key}  {r.product}  {where}  trigger={identity['trigger']}  "
             f"held by {r.held_by_run_id or 'a pending reservation'} "

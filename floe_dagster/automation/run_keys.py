@@ -37,8 +37,6 @@ after `LEASE_SECONDS`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,21 +48,26 @@ from dagster import AssetKey, AssetObservation, DagsterInstance, DagsterRun, Run
 from floe_dagster.automation.reservations import Claim, ReservationStore, chunks, now
 from floe_dagster.contract.dagster_section import RunKeyLimits
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import (
+    CONFLICT_RUN_KEY,
+    FINGERPRINT_TAG,
+    HELD_BY_RUN,
+    HELD_FINGERPRINT,
+    PRODUCT_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    REQUESTED_FINGERPRINT,
+    RUN_KEY_TAG,
+    TRIGGER_TAG,
+    json_digest,
+    range_label,
+)
 
 KEY_VERSION = "floe1"
 LEASE_SECONDS = 600  # far longer than an evaluation plus run creation takes
-RUN_KEY_TAG = "floe/run_key"
-FINGERPRINT_TAG = "floe/fingerprint"
-TRIGGER_TAG = "floe/trigger"
-PRODUCT_TAG = "floe/product"
 _DAY = 86400.0
 
 SkipCause = Literal["duplicate", "conflict", "in_flight", "over_limit"]
-
-
-def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,10 @@ class RunIdentity:
 
     @property
     def run_key(self) -> str:
-        return f"{KEY_VERSION}-{_digest(self.as_dict())[:40]}"
+        return f"{KEY_VERSION}-{json_digest(self.as_dict())[:40]}"
 
     def describe(self) -> str:
-        where = self.partition or ("...".join(self.partition_range) if self.partition_range else "")
+        where = self.partition or (range_label(*self.partition_range) if self.partition_range else "")
         assets = self.assets[0] if len(self.assets) == 1 else f"{len(self.assets)} assets"
         return f"{assets}{' [' + where + ']' if where else ''} ({self.trigger})"
 
@@ -100,7 +103,7 @@ def fingerprint(
     run_config: Mapping[str, Any], artifact_version: str, code_versions: Mapping[str, str | None]
 ) -> str:
     """What the run would do: its config and the versions of the code and artifacts it runs."""
-    return _digest(
+    return json_digest(
         {"run_config": run_config, "artifact_version": artifact_version, "code": dict(code_versions)}
     )
 
@@ -129,8 +132,8 @@ class PlannedRun:
         }
         if self.identity.partition_range:
             first, last = self.identity.partition_range
-            tags["dagster/asset_partition_range_start"] = first
-            tags["dagster/asset_partition_range_end"] = last
+            tags[RANGE_START_TAG] = first
+            tags[RANGE_END_TAG] = last
         return tags
 
     def run_request(self) -> RunRequest:
@@ -329,11 +332,11 @@ class RunKeyGuard:
                         partition=s.planned.identity.partition,
                         description=s.message,
                         metadata={
-                            "floe/run_key_conflict": s.planned.run_key,
-                            "floe/trigger": s.planned.identity.trigger,
-                            "floe/requested_fingerprint": s.planned.fingerprint,
-                            "floe/held_fingerprint": s.held_fingerprint or "",
-                            "floe/held_by_run": s.run_id or "",
+                            CONFLICT_RUN_KEY: s.planned.run_key,
+                            TRIGGER_TAG: s.planned.identity.trigger,
+                            REQUESTED_FINGERPRINT: s.planned.fingerprint,
+                            HELD_FINGERPRINT: s.held_fingerprint or "",
+                            HELD_BY_RUN: s.run_id or "",
                         },
                     )
                 )

@@ -22,10 +22,10 @@ from dagster import (
     define_asset_job,
 )
 
-from floe_dagster.assets.keys import model_key, table_key
 from floe_dagster.automation.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.contract.dagster_section import ScheduleSpec
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import PRODUCT_TAG, TRIGGER_TAG, model_key, table_key
 
 
 def build_schedules(
@@ -50,7 +50,7 @@ def _schedule(
     job = define_asset_job(
         name=f"{spec.name}_job",
         selection=AssetSelection.assets(*keys),
-        tags={"floe/product": plan.name, "floe/trigger": f"schedule:{spec.name}"},
+        tags={PRODUCT_TAG: plan.name, TRIGGER_TAG: f"schedule:{spec.name}"},
     )
     status = (
         DefaultScheduleStatus.RUNNING if spec.default_status == "running" else DefaultScheduleStatus.STOPPED

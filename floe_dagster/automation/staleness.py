@@ -33,8 +33,7 @@ from floe_dagster.compat import (
     planned_materializations,
 )
 from floe_dagster.contract.dagster_section import StalenessPolicy
-
-CODE_VERSION_TAG = "dagster/code_version"
+from floe_dagster.names import CODE_VERSION_TAG
 
 
 class Status(str, Enum):

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
-BACKFILL_ID_TAG = "dagster/backfill"
-PARTITION_TAG = "dagster/partition"
-HELD_TAG = "floe/held_for_backfill"
+from floe_dagster.names import BACKFILL_ID_TAG, HELD_TAG, PARTITION_TAG
 
 
 class BackfillPolicyRunCoordinator(QueuedRunCoordinator):

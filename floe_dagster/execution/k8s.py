@@ -19,8 +19,6 @@ from floe_dagster.contract.dagster_section import (
     KubernetesConfig,
 )
 
-STEP_CONFIG_TAG = "dagster-k8s/config"
-
 
 def workload_resources(execution: ExecutionConfig, workload_size: str) -> dict[str, dict[str, str]]:
     """Kubernetes `resources` for a size: the artifacts' table, else the documented default."""

@@ -5,12 +5,8 @@ from __future__ import annotations
 from dagster import Backoff, ExecutorDefinition, RetryPolicy, multiprocess_executor
 
 from floe_dagster.contract.dagster_section import ExecutionConfig
-from floe_dagster.execution.k8s import (
-    STEP_CONFIG_TAG,
-    k8s_executor,
-    step_k8s_config,
-    workload_resources,
-)
+from floe_dagster.execution.k8s import k8s_executor, step_k8s_config, workload_resources
+from floe_dagster.names import STEP_CONFIG_TAG
 
 
 def retry_policy(execution: ExecutionConfig) -> RetryPolicy | None:

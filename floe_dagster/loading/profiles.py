@@ -9,7 +9,6 @@ the dbt-safe name too, as floe's own runtime does.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from floe_dagster.contract.artifacts import CompiledArtifacts, expand_placeholders
+from floe_dagster.names import digest
 
 PROFILES_FILE = "profiles.yml"
 RUNTIME_PROFILES_ROOT = "floe-dagster-profiles"
@@ -52,8 +52,8 @@ def runtime_profiles_dir(
     if not artifacts.dbt_profiles:
         return project_dir
     text = yaml.safe_dump(profiles, sort_keys=True)
-    digest = hashlib.sha256(f"{project_dir}\n{text}".encode()).hexdigest()[:12]
-    target = Path(tempfile.gettempdir()) / RUNTIME_PROFILES_ROOT / f"{artifacts.safe_name}-{digest}"
+    version = digest(f"{project_dir}\n{text}")[:12]
+    target = Path(tempfile.gettempdir()) / RUNTIME_PROFILES_ROOT / f"{artifacts.safe_name}-{version}"
     path = target / PROFILES_FILE
     if not path.is_file() or path.read_text() != text:
         target.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,9 @@ from typing import Any
 
 from dagster import AssetKey
 
-from floe_dagster.assets.keys import table_key
-from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.execution.resources import duckdb_path
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import model_key, table_key
 from floe_dagster.observability.lineage import Dataset
 
 _RELATIONS = {"model", "seed", "snapshot", "source"}
@@ -36,14 +35,14 @@ def product_lineage(plan: ProductPlan) -> dict[AssetKey, AssetLineage]:
     namespace = warehouse_namespace(plan)
     manifest = plan.manifest
     nodes = {**manifest["nodes"], **manifest["sources"]}
-    translator = FloeDbtTranslator(plan)
+    prefix = plan.files.artifacts.asset_key_prefix
 
     def datasets(unique_ids: list[str]) -> tuple[Dataset, ...]:
         names = (_relation(nodes[u]) for u in unique_ids if u in nodes)
         return tuple(Dataset(namespace, name) for name in names if name)
 
     found = {
-        translator.get_asset_key(node): AssetLineage(
+        model_key(prefix, node["name"]): AssetLineage(
             inputs=datasets(node["depends_on"]["nodes"]),
             outputs=datasets([uid]),
             dbt_unique_id=uid,
@@ -51,7 +50,6 @@ def product_lineage(plan: ProductPlan) -> dict[AssetKey, AssetLineage]:
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] == "model"
     }
-    prefix = plan.files.artifacts.asset_key_prefix
     sources = {(n["source_name"], n["name"]): uid for uid, n in manifest["sources"].items()}
     for ingestion in plan.files.artifacts.dagster.ingestion:
         for table in ingestion.tables:

@@ -21,6 +21,12 @@ from opentelemetry.trace import Status, StatusCode
 
 from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import (
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    range_label,
+)
 from floe_dagster.observability.guard import quietly
 from floe_dagster.observability.tracing import (
     TRACEPARENT,
@@ -30,9 +36,7 @@ from floe_dagster.observability.tracing import (
     trace_id,
 )
 
-_PARTITION_TAG = "dagster/partition"
 _NO_PARENT = "00-00000000000000000000000000000000-0000000000000000-00"  # W3C: invalid, so ignored
-_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 def traced_executor(plan: ProductPlan, executor_def: ExecutorDefinition) -> ExecutorDefinition:
@@ -149,8 +153,8 @@ def _run_attributes(product: str, run: DagsterRun) -> dict[str, Any]:
     }
     if run.asset_selection:
         attributes["dagster.asset_keys"] = sorted(k.to_user_string() for k in run.asset_selection)
-    start, end = (run.tags.get(tag) for tag in _RANGE_TAGS)
-    partition = run.tags.get(_PARTITION_TAG) or (f"{start}...{end}" if start and end else None)
+    start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+    partition = run.tags.get(PARTITION_TAG) or (range_label(start, end) if start and end else None)
     if partition:
         attributes["dagster.partition"] = partition
     return attributes

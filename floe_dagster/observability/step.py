@@ -20,6 +20,7 @@ from openlineage.client.facet_v2 import RunFacet, error_message_run, job_type_jo
 from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
 
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.names import range_label
 from floe_dagster.observability.datasets import AssetLineage, product_lineage
 from floe_dagster.observability.dbt_results import ModelResult, model_results
 from floe_dagster.observability.guard import quietly
@@ -196,7 +197,7 @@ def partition_label(context: AssetExecutionContext) -> str | None:
         return context.partition_key
     if context.has_partition_key_range:
         keys = context.partition_key_range
-        return f"{keys.start}...{keys.end}"
+        return range_label(keys.start, keys.end)
     return None
 
 

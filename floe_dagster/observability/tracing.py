@@ -8,7 +8,6 @@ as W3C `TRACEPARENT`, and a step prefers that when it belongs to its run.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.contract.floe import TelemetryConfig
+from floe_dagster.names import digest
 from floe_dagster.observability.guard import attempt
 
 TRACEPARENT = "TRACEPARENT"
@@ -48,11 +48,11 @@ def trace_id(run_id: str) -> int:
     try:
         return uuid.UUID(run_id).int
     except ValueError:
-        return int.from_bytes(_digest("trace", run_id)[:16], "big")
+        return int.from_bytes(_derived("trace", run_id)[:16], "big")
 
 
 def run_span_id(run_id: str) -> int:
-    return int.from_bytes(_digest("run-span", run_id)[:8], "big") or 1
+    return int.from_bytes(_derived("run-span", run_id)[:8], "big") or 1
 
 
 def tracing_enabled(artifacts: CompiledArtifacts, run_id: str) -> bool:
@@ -61,7 +61,7 @@ def tracing_enabled(artifacts: CompiledArtifacts, run_id: str) -> bool:
     if not telemetry.enabled:
         return False
     ratio = getattr(telemetry.sampling, telemetry.resource_attributes.deployment_environment)
-    return int.from_bytes(_digest("sample", run_id)[:8], "big") < ratio * 2**64
+    return int.from_bytes(_derived("sample", run_id)[:8], "big") < ratio * 2**64
 
 
 def trace_env(artifacts: CompiledArtifacts, run_id: str) -> dict[str, str]:
@@ -200,5 +200,6 @@ class _Guarded(SpanExporter):
         self._inner.shutdown()
 
 
-def _digest(purpose: str, run_id: str) -> bytes:
-    return hashlib.sha256(f"floe-dagster:{purpose}:{run_id}".encode()).digest()
+def _derived(purpose: str, run_id: str) -> bytes:
+    """Bytes every process of a run derives alike from its id, one series per purpose."""
+    return bytes.fromhex(digest(f"floe-dagster:{purpose}:{run_id}"))
