@@ -7,14 +7,13 @@ import json
 from dagster import DagsterInstance
 
 from floe_dagster.automation.staleness import compute_states, partitioned_assets
-from floe_dagster.definitions import build_definitions
 from floe_dagster.loading.plan import ProductPlan
 
 
-def status_text(instance: DagsterInstance, plan: ProductPlan, as_json: bool) -> str:
-    repo = build_definitions(plan).get_repository_def()
+def status_text(instance: DagsterInstance, plan: ProductPlan, asset_graph, as_json: bool) -> str:
+    """`asset_graph`: the product's repository's, built by the caller (the CLI)."""
     policy = plan.files.artifacts.dagster.sensors.staleness
-    states = compute_states(instance, partitioned_assets(repo.asset_graph), policy)
+    states = compute_states(instance, partitioned_assets(asset_graph), policy)
     rows = [
         {
             "asset": s.asset_key.to_user_string(),

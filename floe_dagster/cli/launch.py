@@ -27,7 +27,7 @@ from floe_dagster.names import (
 )
 
 
-def launch(
+def launch_run(
     instance: DagsterInstance,
     product: str,
     project_dir: Path,
