@@ -5,13 +5,17 @@ import json
 import pytest
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from floe_dagster.assets.partitions import build_partitions
+from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.compat import (
     DbtSelector,
     dagster_stub_asset,
     dbt_assets_for_unique_ids,
     is_valid_cron,
     is_valid_tag_key,
+    submit_asset_run,
 )
+from floe_dagster.definitions import load_plan
 from tests.conftest import DEMO
 
 
@@ -63,12 +67,38 @@ def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds(demo_manifest
     @dbt_assets_for_unique_ids(manifest=manifest, translator=translator, unique_ids=ids, select=select, name="step")
     def ours(context, dbt: DbtCliResource): ...
 
-    def by_key(specs):
-        return {s.key: s for s in specs}
+    assert_built_alike(ours, theirs)
 
-    assert by_key(ours.specs) == by_key(theirs.specs)
+
+def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds_under_floes_translator(demo_manifest):
+    plan = load_plan("customer_360", DEMO)
+    partitions = build_partitions(plan.files.artifacts.dagster.partition_schemes)
+    translator = FloeDbtTranslator(plan, partitions)
+    selector = DbtSelector(plan.manifest, DEMO)
+    for group in plan.dbt_groups:  # the selections the demo's steps are built from
+        select = " ".join(sorted(plan.manifest["nodes"][u]["name"] for u in group.unique_ids))
+        partitions_def = partitions.get(group.partition_scheme) if group.partition_scheme else None
+
+        @dbt_assets(
+            manifest=plan.manifest, select=select, name=group.name,
+            dagster_dbt_translator=translator, partitions_def=partitions_def,
+        )
+        def theirs(context, dbt: DbtCliResource): ...
+
+        @dbt_assets_for_unique_ids(
+            manifest=plan.manifest, translator=translator, unique_ids=selector.select(select),
+            select=select, name=group.name, partitions_def=partitions_def,
+        )
+        def ours(context, dbt: DbtCliResource): ...
+
+        assert_built_alike(ours, theirs)
+
+
+def assert_built_alike(ours, theirs) -> None:
+    assert {s.key: s for s in ours.specs} == {s.key: s for s in theirs.specs}
     assert {c.key: c for c in ours.check_specs} == {c.key: c for c in theirs.check_specs}
     assert ours.op.tags == theirs.op.tags
+    assert ours.partitions_def == theirs.partitions_def
     assert ours.can_subset and ours.node_keys_by_input_name == theirs.node_keys_by_input_name
 
 
@@ -135,3 +165,42 @@ def test_status_cache_gives_failed_and_in_progress_partition_keys(tmp_path):
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         materialize([broken], instance=instance, partition_key="2026-01-02", raise_on_error=False)
         assert failed_and_in_progress_partitions(instance, broken.key, days) == ({"2026-01-02"}, set())
+
+
+PROBE_DEFINITIONS = """
+from dagster import Definitions, asset
+
+@asset
+def upstream(): ...
+
+@asset(deps=[upstream])
+def downstream(): ...
+
+defs = Definitions(assets=[upstream, downstream])
+"""
+
+
+def test_submit_asset_run_queues_a_run_of_just_the_selected_assets(tmp_path):
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "definitions.py").write_text(PROBE_DEFINITIONS)
+    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
+    with DagsterInstance.local_temp(str(tmp_path), overrides=queued) as instance:
+        run_id = submit_asset_run(
+            instance,
+            python_file=code / "definitions.py",
+            working_directory=code,
+            location_name="probe",
+            asset_keys=frozenset({AssetKey("downstream")}),
+            run_config={},
+            tags={"floe/probe": "yes"},
+        )
+        run = instance.get_run_by_id(run_id)
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    assert run.status == DagsterRunStatus.QUEUED
+    assert (run.job_name, run.asset_selection) == ("__ASSET_JOB", {AssetKey("downstream")})
+    assert run.tags["floe/probe"] == "yes"
+    assert run.remote_job_origin.location_name == "probe"
+    assert [step.key for step in plan.steps] == ["downstream"]
