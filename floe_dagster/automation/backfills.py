@@ -70,7 +70,8 @@ def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefini
                 requested += 1
                 yield RunRequest(
                     job_name=job_name,
-                    run_key=f"{backfill_id}:{range_label(first, last)}",  # never twice, even if re-yielded
+                    # never twice, even if re-yielded
+                    run_key=f"{backfill_id}:{range_label(first, last)}",
                     tags={
                         **{k: v for k, v in runs[0].tags.items() if not _per_run(k)},
                         BACKFILL_ID_TAG: backfill_id,
