@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything the tests need (venv, helm, chromium, a running PostgreSQL) and run them.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
+# Two workers (the machine's 2 cores), each test file on one worker so its module fixtures
+# are built once; the 10 slowest tests are printed at the end. Extra arguments go to pytest
+# and win, e.g. `bash scripts/test.sh -n 0 tests/test_cli.py`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 source "$ROOT/scripts/test_services.sh"
 
-exec pytest "$@"
+exec pytest -n 2 --dist loadfile --durations=10 "$@"
