@@ -190,16 +190,15 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
 
     # -- OrchestratorPlugin -----------------------------------------------------------------
 
-    def create_definitions(self, artifacts: dict[str, Any]) -> Definitions:
+    def create_definitions(self, artifacts: dict[str, Any] | CompiledArtifacts) -> Definitions:
         """Validate the artifacts, then load the product directory they were compiled into.
 
         `artifacts` is the parsed `compiled_artifacts.json` (a `CompiledArtifacts` is accepted
         too). Without a bound product directory this raises FloeConfigError saying how to get
         one: dbt assets need the directory's manifest and profiles.
         """
-        if not isinstance(artifacts, CompiledArtifacts):
-            artifacts = _validated(artifacts)
-        name = artifacts.product_name
+        compiled = artifacts if isinstance(artifacts, CompiledArtifacts) else _validated(artifacts)
+        name = compiled.product_name
         if self.project_dir is None:
             raise FloeConfigError.single(
                 name, ARTIFACTS_FILE, "", "Dagster definitions need the product directory (dbt manifest, "
@@ -208,13 +207,13 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
                 "load_product_definitions(product_name, project_dir) in the product's definitions.py",
             )
         on_disk = self.project_dir / ARTIFACTS_FILE
-        if on_disk.is_file() and CompiledArtifacts.model_validate_json(on_disk.read_bytes()) != artifacts:
+        if on_disk.is_file() and CompiledArtifacts.model_validate_json(on_disk.read_bytes()) != compiled:
             raise FloeConfigError.single(
                 name, str(on_disk), "", "differs from the artifacts passed to create_definitions: "
                 "write them into the product directory (floe platform compile) or pass the matching "
                 "directory",
             )
-        self.artifacts = artifacts
+        self.artifacts = compiled
         defs = load_product_definitions(name, self.project_dir)
         if not self._schedules:
             return defs
@@ -345,10 +344,10 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
                 producer=producer or event.producer,
                 job=attr.evolve(event.job, namespace=job_namespace or event.job.namespace),
                 inputs=[
-                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.inputs, inputs or [])
+                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.inputs or [], inputs or [])
                 ],
                 outputs=[
-                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.outputs, outputs or [])
+                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.outputs or [], outputs or [])
                 ],
             )
             lineage.send(artifacts, event)

@@ -83,7 +83,7 @@ def _group_assets(
     manifest = plan.manifest
     nodes = manifest["nodes"]
     if select_all:
-        select, unique_ids = "fqn:*", set(nodes)
+        select, unique_ids = "fqn:*", frozenset(nodes)
     else:
         select = " ".join(sorted(nodes[u]["name"] for u in group.unique_ids))
         unique_ids = group.unique_ids | _tests_of(manifest, group.unique_ids)

@@ -105,6 +105,7 @@ def _rows_failing(db: duckdb.DuckDBPyConnection, relation: str, where: str, args
     row = db.execute(
         f"select count(*), count(*) filter (where {where}) from {relation}", args
     ).fetchone()
+    assert row is not None  # an aggregate always returns one row
     return int(row[0]), int(row[1])
 
 

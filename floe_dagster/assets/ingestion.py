@@ -131,7 +131,8 @@ def run_dlt_source(
             pipelines_dir=pipelines_dir,
         )
         pipeline.run(factory(**window).with_resources(*tables))
-        row_counts = pipeline.last_trace.last_normalize_info.row_counts
+        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+        row_counts = normalized.row_counts if normalized else {}
     return {table: int(row_counts.get(table, 0)) for table in tables}
 
 

@@ -53,7 +53,8 @@ class FloeDbtTranslator(DagsterDbtTranslator):
         settings = self._settings_for(dbt_resource_props)
         if settings and settings.owners:
             return list(settings.owners)
-        return super().get_owners(dbt_resource_props)
+        owners = super().get_owners(dbt_resource_props)
+        return list(owners) if owners is not None else None
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = {**super().get_tags(dbt_resource_props), PRODUCT_TAG: self._plan.name}

@@ -55,9 +55,11 @@ def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefini
         for (backfill_id, job_name), runs in sorted(by_backfill.items()):
             if context.instance.get_backfill(backfill_id) is None:
                 continue  # the CLI is still creating this backfill's runs
+            assert context.repository_def is not None  # a sensor always runs in its repository
             job = context.repository_def.get_job(job_name)
+            assert job.partitions_def is not None  # job_defs are the partitioned jobs
             ranges = chunk_ranges(
-                job.partitions_def.get_partition_keys(),
+                list(job.partitions_def.get_partition_keys()),
                 {r.tags[PARTITION_TAG] for r in runs},
                 job.backfill_policy.max_partitions_per_run,
             )

@@ -240,12 +240,14 @@ def _insert_for(conn: Any) -> Any:
     """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it the same)."""
     name = conn.dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise TypeError(f"run-key reservations support SQLite and PostgreSQL, not {name}")
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise TypeError(f"run-key reservations support SQLite and PostgreSQL, not {name}")
 
 
 def _json(value: dict[str, Any]) -> str:

@@ -9,6 +9,8 @@ unpartitioned schedule's trigger includes the tick time, so each tick is new wor
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Mapping
 
 from dagster import (
@@ -55,7 +57,7 @@ def _schedule(
     status = (
         DefaultScheduleStatus.RUNNING if spec.default_status == "running" else DefaultScheduleStatus.STOPPED
     )
-    common = dict(
+    common: dict[str, Any] = dict(
         name=spec.name,
         cron_schedule=spec.cron,
         execution_timezone=spec.timezone,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from dagster import DagsterInstance
 
@@ -14,7 +15,7 @@ def status_text(instance: DagsterInstance, plan: ProductPlan, asset_graph, as_js
     """`asset_graph`: the product's repository's, built by the caller (the CLI)."""
     policy = plan.files.artifacts.dagster.sensors.staleness
     states = compute_states(instance, partitioned_assets(asset_graph), policy)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "asset": s.asset_key.to_user_string(),
             "partition": s.partition,

@@ -73,7 +73,7 @@ class DagsterOrchestrator(PluginRef):
     type: Literal["dagster"] = Field(
         description="Orchestrator plugin; this package runs products compiled for `dagster`."
     )
-    config: DagsterSection | None = Field(
+    config: DagsterSection | None = Field(  # type: ignore[assignment]  # floe types it open (a dict); here it is ours
         default=None,
         description="floe-dagster's own settings (partitions, schedules, sensors, execution, "
         "lineage transport, ...); floe carries them as the orchestrator's open config.",

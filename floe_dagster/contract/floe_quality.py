@@ -53,7 +53,7 @@ class DimensionWeights(Strict):
         return self
 
 
-def _severity_weights() -> dict[str, float]:
+def _severity_weights() -> dict[Severity, float]:
     return {"critical": 3.0, "warning": 1.0, "info": 0.5}
 
 

@@ -25,7 +25,7 @@ class BackfillPolicyRunCoordinator(QueuedRunCoordinator):
             and PARTITION_TAG in run.tags
             and self._instance.get_backfill(backfill_id) is None
         )
-        if not is_cli_backfill_run:
+        if backfill_id is None or not is_cli_backfill_run:
             return super().submit_run(context)
         self._instance.add_run_tags(run.run_id, {HELD_TAG: backfill_id})
         return self._instance.get_run_by_id(run.run_id) or run

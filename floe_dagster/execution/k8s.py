@@ -8,7 +8,7 @@ stay with Dagster's retry policy, so a step Job never retries on its own (`backo
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from dagster import ExecutorDefinition
 from dagster_k8s import k8s_job_executor
@@ -17,12 +17,13 @@ from floe_dagster.contract.dagster_section import (
     DEFAULT_WORKLOAD_SIZES,
     ExecutionConfig,
     KubernetesConfig,
+    WorkloadSizeName,
 )
 
 
 def workload_resources(execution: ExecutionConfig, workload_size: str) -> dict[str, dict[str, str]]:
     """Kubernetes `resources` for a size: the artifacts' table, else the documented default."""
-    size = execution.workload_sizes.get(workload_size) or DEFAULT_WORKLOAD_SIZES[workload_size]
+    size = execution.workload_sizes.get(cast(WorkloadSizeName, workload_size)) or DEFAULT_WORKLOAD_SIZES[workload_size]
     return {
         "requests": {"cpu": size.cpu_request, "memory": size.memory_request},
         "limits": {"cpu": size.cpu_limit, "memory": size.memory_limit},

@@ -111,11 +111,8 @@ def lineage_transport(artifacts: CompiledArtifacts) -> LineageTransport:
         return LineageTransport(type="off")
     parts = urlsplit(endpoint)
     path = parts.path.strip("/")
-    return LineageTransport(
-        type="http",
-        url=f"{parts.scheme}://{parts.netloc}",
-        **({"endpoint": path} if path else {}),
-    )
+    transport = LineageTransport(type="http", url=f"{parts.scheme}://{parts.netloc}")
+    return transport.model_copy(update={"endpoint": path}) if path else transport
 
 
 def lineage_enabled(artifacts: CompiledArtifacts) -> bool:

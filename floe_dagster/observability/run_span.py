@@ -54,7 +54,8 @@ def traced_executor(plan: ProductPlan, executor_def: ExecutorDefinition) -> Exec
     return ExecutorDefinition(
         name=executor_def.name,
         description=executor_def.description,
-        config_schema=executor_def.config_schema,
+        # the configured schema itself (it carries `configured()`'s mapping); typed narrower
+        config_schema=executor_def.config_schema,  # type: ignore[arg-type]
         requirements=executor_def.get_requirements,
         executor_creation_fn=create_traced,
     )
@@ -87,7 +88,7 @@ class _RunSpanExecutor(Executor):
         with _run_span(self._artifacts, self._product, plan_context.dagster_run) as failed_steps:
             for event in self._create().execute(plan_context, execution_plan):
                 if event.is_step_failure:
-                    failed_steps.append(event.step_key)
+                    failed_steps.append(str(event.step_key))
                 yield event
 
 

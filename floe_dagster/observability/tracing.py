@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opentelemetry.context import Context
@@ -187,11 +188,11 @@ class _Guarded(SpanExporter):
         self._inner = inner
         self._destination = destination
 
-    def export(self, spans: list[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         sent = attempt(self._destination, "OpenTelemetry spans", lambda: self._send(spans))
         return SpanExportResult.SUCCESS if sent else SpanExportResult.FAILURE
 
-    def _send(self, spans: list[ReadableSpan]) -> bool:
+    def _send(self, spans: Sequence[ReadableSpan]) -> bool:
         if self._inner.export(spans) is not SpanExportResult.SUCCESS:
             raise ConnectionError("the OTLP exporter gave up (its own log line says why)")
         return True
