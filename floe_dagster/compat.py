@@ -385,3 +385,23 @@ def attempts_since_materialization(
             for key, partition, run_id, storage_id in conn.execute(query)
         ]
 
+
+def latest_check_evaluations(instance: Any, check_keys: Sequence[Any]) -> Mapping[Any, Any]:
+    """The latest AssetCheckEvaluation of each check key, in one statement.
+
+    The staleness sensor records its check only when an asset's state changed since the
+    last evaluation, so it must read the last evaluation of every asset's check each tick.
+    The instance's public `get_asset_check_summary_records` does two statements per check;
+    the event log storage's `get_latest_asset_check_execution_by_key` (not public API) does
+    one for all of them.
+    """
+    from dagster import AssetCheckEvaluation
+
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys))
+    found = {}
+    for check_key, record in records.items():
+        event = record.event
+        data = event.dagster_event.event_specific_data if event and event.dagster_event else None
+        if isinstance(data, AssetCheckEvaluation):  # not a planned evaluation still running
+            found[check_key] = data
+    return found

@@ -150,6 +150,24 @@ def test_attempts_since_materialization_are_planned_events_no_materialization_fo
     ]
 
 
+def test_latest_check_evaluations_give_each_checks_last_evaluation(event_instance):
+    from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey
+
+    from floe_dagster.compat import latest_check_evaluations
+
+    keys = [AssetCheckKey(AssetKey(name), "c") for name in ("a", "b", "never")]
+    for check_key, digest in [(keys[0], "1"), (keys[0], "2"), (keys[1], "3")]:
+        event_instance.report_runless_asset_event(
+            AssetCheckEvaluation(
+                asset_key=check_key.asset_key, check_name="c", passed=True, metadata={"d": digest}
+            )
+        )
+    with count_statements() as statements:
+        found = latest_check_evaluations(event_instance, keys)
+    assert len(statements) == 1
+    assert {k: v.metadata["d"].value for k, v in found.items()} == {keys[0]: "2", keys[1]: "3"}
+
+
 @contextmanager
 def count_statements():
     import sqlalchemy as sa
