@@ -161,10 +161,9 @@ def populate(instance: DagsterInstance, keys: list[AssetKey], size: Size, now: f
             conn.execute(storage.prepare_insert_event_batch(planned))
         storage.store_event_batch(batch)  # one batch per asset: it updates the asset's row
     for key in keys[: width * (LAYERS - 1)][::9]:  # upstream re-materialized after downstream
-        storage.store_event_batch(
-            [materialization_entry(key, pt, CODE_VERSION, now - 600) for pt in partitions[-40::4]]
-        )
-        planted["upstream re-materializations"] += 10
+        again = partitions[-40::4]
+        storage.store_event_batch([materialization_entry(key, pt, CODE_VERSION, now - 600) for pt in again])
+        planted["upstream re-materializations"] += len(again)
     for i, key in enumerate(keys[-5:]):  # a failed attempt after the last materialization
         run = DagsterRun(job_name="bench", run_id=f"failed{i:04d}", status=DagsterRunStatus.FAILURE)
         instance.add_run(run)
