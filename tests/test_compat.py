@@ -118,6 +118,19 @@ def test_latest_partition_materializations_of_many_assets_in_one_statement(event
     }
 
 
+def test_code_version_is_read_from_a_whole_event_on_other_sql_storages():
+    from dagster import AssetKey
+    from dagster._serdes import serialize_value
+
+    from bench.staleness import materialization_entry
+    from floe_dagster.compat import _code_version_from_event
+
+    tagged = materialization_entry(AssetKey("a"), "p1", "v7", 0.0)
+    untagged = materialization_entry(AssetKey("a"), "p1", None, 0.0)
+    assert _code_version_from_event(serialize_value(tagged)) == "v7"
+    assert _code_version_from_event(serialize_value(untagged)) is None
+
+
 def test_attempts_since_materialization_are_planned_events_no_materialization_followed(event_instance):
     from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterRun
     from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent

@@ -34,7 +34,13 @@ from bench.staleness import materialization_entry
 from bench.synthetic import synthetic_product
 from floe_dagster import load_product_definitions
 from floe_dagster.automation.backfills import RANGE_END_TAG, RANGE_START_TAG
-from floe_dagster.automation.staleness import partitioned_assets
+from floe_dagster.automation.staleness import compute_states, partitioned_assets
+from floe_dagster.automation.staleness_check import (
+    check_result,
+    record_changed,
+    states_by_asset,
+)
+from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.execution.coordinator import BACKFILL_ID_TAG, HELD_TAG, PARTITION_TAG
 from tests.conftest import REPO, new_postgres_database
 from tests.test_run_keys import instance_at
@@ -191,3 +197,15 @@ def backfill_ticks(home: Path, product: tuple[str, RepositoryDefinition]) -> lis
 
 def test_backfill_sensor_statements_do_not_grow_with_assets(fresh_home, products):
     assert backfill_ticks(fresh_home(), products[10]) == backfill_ticks(fresh_home(), products[40])
+
+
+def test_changed_checks_past_the_per_tick_cap_are_recorded_on_the_next_ticks(fresh_home, products):
+    _, repo = products[40]
+    policy = StalenessPolicy()
+    with instance_at(fresh_home()) as instance:
+        materialize_window(instance, repo)
+        grouped = states_by_asset(compute_states(instance, partitioned_assets(repo.asset_graph), policy))
+        results = {key: check_result(states, policy) for key, states in grouped.items()}
+        ticks = [record_changed(instance, results, limit=15) for _ in range(4)]
+    assert [(len(recorded), waiting) for recorded, waiting in ticks] == [(15, 25), (15, 10), (10, 0), (0, 0)]
+    assert {key for recorded, _ in ticks for key in recorded} == set(results)

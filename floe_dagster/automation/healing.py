@@ -135,9 +135,14 @@ def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
         now = time.time()
         states = compute_states(context.instance, assets, policy, now)
         grouped = states_by_asset(states)
-        record_changed(
+        recorded, waiting = record_changed(
             context.instance, {a.key: check_result(grouped[a.key], policy) for a in assets}
         )
+        if waiting:
+            context.log.info(
+                f"recorded {len(recorded)} changed staleness checks; {waiting} more are recorded "
+                "on the next ticks"
+            )
         planned = [
             guard.plan(keys, trigger=f"staleness:{_digest(causes)}", partition=partition)
             for partition, keys, causes in refresh_plan(graph, states, policy, now)

@@ -5,7 +5,7 @@ be 2,000 writes a tick at 2,000 partitioned assets, nearly all repeating the las
 Each result carries a digest of the asset's state (every partition's status, cause,
 in-flight mark and failure count, and the severity); the sensor reads the digest on each
 check's latest evaluation (one statement per chunk of checks) and records only the
-assets whose digest differs. Texts that change with the clock alone (a `stale_age`
+assets whose digest differs, at most `EVALUATIONS_PER_TICK` a tick. Texts that change with the clock alone (a `stale_age`
 partition's age) are not part of the state and do not cause a write.
 """
 
@@ -32,6 +32,10 @@ from floe_dagster.contract.dagster_section import StalenessPolicy
 CHECK_NAME = "partition_staleness"
 DIGEST_KEY = "floe/state_digest"
 CHECKS_PER_STATEMENT = 1000
+# Writes per tick: each evaluation is four statements (about 16 ms on PostgreSQL here), so a
+# first tick over 2,000 assets would spend half the 60 s sensor timeout on them; the rest
+# are recorded on the next ticks, where their state still differs.
+EVALUATIONS_PER_TICK = 250
 
 
 def states_by_asset(states: Sequence[PartitionState]) -> dict[AssetKey, list[PartitionState]]:
@@ -67,9 +71,12 @@ def check_result(mine: Sequence[PartitionState], policy: StalenessPolicy) -> dic
 
 
 def record_changed(
-    instance: DagsterInstance, results: Mapping[AssetKey, Mapping[str, Any]]
-) -> list[AssetKey]:
-    """Record the evaluations whose state differs from the check's latest; returns their assets."""
+    instance: DagsterInstance,
+    results: Mapping[AssetKey, Mapping[str, Any]],
+    limit: int = EVALUATIONS_PER_TICK,
+) -> tuple[list[AssetKey], int]:
+    """Record the evaluations whose state differs from the check's latest, failing ones
+    first and at most `limit`; returns the assets recorded and how many changed ones wait."""
     keys = sorted(results, key=lambda k: k.to_user_string())
     changed = []
     for start in range(0, len(keys), CHECKS_PER_STATEMENT):
@@ -78,13 +85,14 @@ def record_changed(
         for key in chunk:
             previous = latest.get(AssetCheckKey(key, CHECK_NAME))
             recorded = previous.metadata.get(DIGEST_KEY) if previous else None
-            if recorded is not None and recorded.value == results[key]["metadata"][DIGEST_KEY]:
-                continue
-            changed.append(key)
-            instance.report_runless_asset_event(
-                AssetCheckEvaluation(asset_key=key, check_name=CHECK_NAME, **results[key])
-            )
-    return changed
+            if recorded is None or recorded.value != results[key]["metadata"][DIGEST_KEY]:
+                changed.append(key)
+    changed.sort(key=lambda k: results[k]["passed"])  # stable: failing checks first
+    for key in changed[:limit]:
+        instance.report_runless_asset_event(
+            AssetCheckEvaluation(asset_key=key, check_name=CHECK_NAME, **results[key])
+        )
+    return changed[:limit], max(0, len(changed) - limit)
 
 
 def _digest(mine: Sequence[PartitionState], severity: AssetCheckSeverity) -> str:
