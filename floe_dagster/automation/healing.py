@@ -2,11 +2,11 @@
 
 Each tick judges every partition in the window (`staleness.compute_states`), records the
 asset-check evaluation of each partitioned asset whose state changed (`staleness_check`),
-and requests refreshes: a run per partition
-covering its due assets and everything partitioned downstream of them (upstream first,
-inside one run), never for a partition in flight, at most `max_requests_per_tick`, failed
-partitions only after their backoff and below `retry.max_attempts`. Requests go through the
-global run-key check with the causes in the trigger: the same cause never runs twice.
+and requests refreshes: a run per partition covering its due assets and everything
+partitioned downstream of them (upstream first, inside one run), never for a partition in
+flight, at most `max_requests_per_tick`, failed partitions only after their backoff and
+below `retry.max_attempts`. Requests go through the global run-key check with the causes in
+the trigger: the same cause never runs twice.
 """
 
 
