@@ -5,7 +5,9 @@ Each wrapper says why; tests/test_compat.py fails if one of them changes shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Set as AbstractSet
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -253,19 +255,6 @@ def submit_asset_run(
         return run.run_id
 
 
-def latest_storage_ids_by_partition(
-    instance: Any, asset_key: Any, event_type: Any, partitions: set[str]
-) -> Mapping[str, int]:
-    """Latest event storage id per partition in one query.
-
-    Staleness compares these ids (monotonic) across assets; DagsterInstance has no public
-    bulk equivalent, so this reads the event log storage's own method.
-    """
-    return instance.event_log_storage.get_latest_storage_id_by_partition(
-        asset_key, event_type, partitions
-    )
-
-
 def dagster_stub_asset(key: Any, dep_metadata: Mapping[str, Any]) -> Any:
     """The external asset Dagster creates itself for a dependency no asset defines.
 
@@ -284,68 +273,135 @@ def dagster_stub_asset(key: Any, dep_metadata: Mapping[str, Any]) -> Any:
     return AssetsDefinition(specs=[AssetSpec(key=key, metadata=metadata)])
 
 
-def planned_materializations(instance: Any, records_filter: Any, cursor: str | None) -> Any:
-    """One page of ASSET_MATERIALIZATION_PLANNED records (a page of 1,000).
+_CODE_VERSION_PATH = ("dagster_event", "event_specific_data", "materialization", "tags")
 
-    Dagster OSS stores no asset-failure events, so a failed attempt is a planned
-    materialization whose run failed; this is the only bulk read of those events, and it is
-    deprecated for Dagster 2.0 (tests/test_compat.py fails when it goes).
+
+def latest_partition_materializations(
+    instance: Any, asset_keys: Sequence[Any], partitions: Sequence[str]
+) -> dict[tuple[Any, str], tuple[int, float, str | None]]:
+    """(storage id, timestamp, code-version tag) of the latest materialization of every
+    (asset, partition) asked for, in one statement.
+
+    Dagster's own reads are per asset key (`get_latest_storage_id_by_partition`,
+    `fetch_materializations`), so the staleness tick cost a statement per asset and per
+    kind of read. This is the same GROUP BY over the event log's index table (the one every
+    SQL event log storage, SQLite, PostgreSQL, MySQL, stores asset events in, indexed by
+    asset key, event type and partition) for many assets at once, joined back to the rows
+    for their timestamp column; the code-version tag is extracted by the database from the
+    event's JSON on SQLite and PostgreSQL, so whole events are neither sent nor parsed.
     """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return instance.fetch_planned_materializations(records_filter, limit=1000, cursor=cursor)
-
-
-def materialization_times_and_tags(
-    instance: Any, storage_ids: list[int]
-) -> dict[int, tuple[float, Mapping[str, str]]]:
-    """(timestamp, tags) of the given materialization events, read as raw JSON rows.
-
-    The staleness tick needs two fields of the latest materialization of every partition in
-    its window (100,000 events for 100 assets x 1,000 days). `fetch_materializations`
-    deserializes each whole event into Dagster objects (metadata included): half the tick.
-    This selects the same rows by storage id from the event log's index table, the one
-    every SQL event log storage (SQLite, PostgreSQL, MySQL) stores asset events in, and
-    reads only what is needed.
-    """
-    import orjson
-
     import sqlalchemy as db
-    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+    from dagster import AssetKey, DagsterEventType
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as t
 
-    table = SqlEventLogStorageTable
-    found: dict[int, tuple[float, Mapping[str, str]]] = {}
-    for start in range(0, len(storage_ids), 5000):
-        chunk = storage_ids[start : start + 5000]
-        query = db.select(table.c.id, table.c.event).where(table.c.id.in_(chunk))
-        with instance.event_log_storage.index_connection() as conn:
-            for storage_id, body in conn.execute(query):
-                entry = orjson.loads(body)
-                data = (entry.get("dagster_event") or {}).get("event_specific_data") or {}
-                tags = (data.get("materialization") or {}).get("tags") or {}
-                found[storage_id] = (entry["timestamp"], tags)
+    latest = (
+        db.select(db.func.max(t.c.id).label("id"))
+        .where(
+            t.c.asset_key.in_([k.to_string() for k in asset_keys]),
+            t.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value,
+            t.c.partition.in_(list(partitions)),
+        )
+        .group_by(t.c.asset_key, t.c.partition)
+        .subquery()
+    )
+    found: dict[tuple[Any, str], tuple[int, float, str | None]] = {}
+    with instance.event_log_storage.index_connection() as conn:
+        code_version = _code_version_column(conn.dialect.name, t.c.event)
+        query = db.select(t.c.id, t.c.asset_key, t.c.partition, t.c.timestamp, code_version).join(
+            latest, t.c.id == latest.c.id
+        )
+        for storage_id, key, partition, stamp, code in conn.execute(query):
+            if code is not None and conn.dialect.name not in ("sqlite", "postgresql"):
+                code = _code_version_from_event(code)
+            found[(AssetKey.from_db_string(key), partition)] = (storage_id, _epoch(stamp), code)
     return found
 
 
-def failed_and_in_progress_partitions(
-    instance: Any, asset_key: Any, partitions_def: Any
-) -> tuple[set[str], set[str]]:
-    """Partition keys Dagster's partition-status cache holds as failed and as in progress.
+def _code_version_column(dialect: str, event: Any) -> Any:
+    import sqlalchemy as db
 
-    This is what the UI's partition bar shows, and the only place that knows a range run
-    (one run over many partitions) failed or is running. The public
-    `get_status_by_partition` reads the same cache but then tests each requested key for
-    membership in time-window subsets (a date parse per key): slower than the rest of
-    the tick together at 1,000 partitions. Failed and in-progress sets are small, so
-    they are expanded once here instead.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSON
+
+        path = [*_CODE_VERSION_PATH, "dagster/code_version"]
+        return db.func.json_extract_path_text(db.cast(event, JSON), *path)
+    if dialect == "sqlite":
+        path = "$." + ".".join(_CODE_VERSION_PATH) + '."dagster/code_version"'
+        return db.func.json_extract(event, path)
+    return event  # another SQL storage: the whole event, parsed here
+
+
+def _code_version_from_event(body: str) -> str | None:
+    import orjson
+
+    entry = orjson.loads(body)
+    for part in _CODE_VERSION_PATH:
+        entry = (entry or {}).get(part) or {}
+    return entry.get("dagster/code_version")
+
+
+def _epoch(stamp: Any) -> float:
+    """The event log stores UTC timestamps without a zone (see `_event_insert_timestamp`)."""
+    return stamp.replace(tzinfo=UTC).timestamp()
+
+
+def attempts_since_materialization(
+    instance: Any, asset_keys: Sequence[Any], partitions: Sequence[str]
+) -> list[tuple[Any, str, str, int]]:
+    """(asset key, partition, run id, storage id) of every planned materialization stored
+    after the partition's latest materialization, for many assets in one statement.
+
+    Dagster OSS stores no asset-failure events: a failed or running attempt is a planned
+    materialization (stored, one per partition, when a run is created) that no
+    materialization followed, and its run's status says which. Dagster's partition-status
+    cache derives the same from the same events, but per asset, with several statements
+    each. Planned events that carry only a partition subset (emitted when
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS is set, which Dagster itself says stops
+    partitions from being marked failed) have no partition column and are not seen.
     """
-    from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+    import sqlalchemy as db
+    from dagster import AssetKey, DagsterEventType
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as t
 
-    value = get_and_update_asset_status_cache_value(instance, asset_key, partitions_def)
-    if value is None:
-        return set(), set()
-    failed = value.deserialize_failed_partition_subsets(partitions_def)
-    in_progress = value.deserialize_in_progress_partition_subsets(partitions_def)
-    return set(failed.get_partition_keys()), set(in_progress.get_partition_keys())
+    m = t.alias("later_materialization")
+    latest_materialization = (
+        db.select(db.func.max(m.c.id))
+        .where(
+            m.c.asset_key == t.c.asset_key,
+            m.c.partition == t.c.partition,
+            m.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value,
+        )
+        .scalar_subquery()
+    )
+    query = db.select(t.c.asset_key, t.c.partition, t.c.run_id, t.c.id).where(
+        t.c.asset_key.in_([k.to_string() for k in asset_keys]),
+        t.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+        t.c.partition.in_(list(partitions)),
+        t.c.id > db.func.coalesce(latest_materialization, 0),
+    )
+    with instance.event_log_storage.index_connection() as conn:
+        return [
+            (AssetKey.from_db_string(key), partition, run_id, storage_id)
+            for key, partition, run_id, storage_id in conn.execute(query)
+        ]
+
+
+def latest_check_evaluations(instance: Any, check_keys: Sequence[Any]) -> Mapping[Any, Any]:
+    """The latest AssetCheckEvaluation of each check key, in one statement.
+
+    The staleness sensor records its check only when an asset's state changed since the
+    last evaluation, so it must read the last evaluation of every asset's check each tick.
+    The instance's public `get_asset_check_summary_records` does two statements per check;
+    the event log storage's `get_latest_asset_check_execution_by_key` (not public API) does
+    one for all of them.
+    """
+    from dagster import AssetCheckEvaluation
+
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys))
+    found = {}
+    for check_key, record in records.items():
+        event = record.event
+        data = event.dagster_event.event_specific_data if event and event.dagster_event else None
+        if isinstance(data, AssetCheckEvaluation):  # not a planned evaluation still running
+            found[check_key] = data
+    return found

@@ -190,3 +190,29 @@ def test_a_selection_term_that_matches_nothing_is_named(edit_artifacts):
 def test_a_cron_hour_out_of_range_says_so(edit_artifacts):
     project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(cron="0 25 * * *"))
     assert "hour 25 is out of range 0-23" in load_error(project)
+
+
+def test_a_setting_past_its_published_limit_names_the_field_the_value_and_the_fix(edit_artifacts):
+    project = edit_artifacts(lambda d: floe_dagster_settings(d).update(sensors={"staleness": {"window": 5000}}))
+    message = load_error(project)
+    assert "compiled_artifacts.json: plugins.orchestrator.config.sensors.staleness.window: " in message
+    assert "less than or equal to 1000 (got 5000); set a value within the bound" in message
+
+
+def test_a_window_over_more_partitions_than_a_tick_judges_is_refused_at_load(edit_artifacts, monkeypatch):
+    monkeypatch.setattr("floe_dagster.automation.limits.MAX_JUDGED_PARTITIONS", 10)
+    project = edit_artifacts(lambda d: floe_dagster_settings(d).update(sensors={"staleness": {"window": 30}}))
+    message = load_error(project)
+    assert "plugins.orchestrator.config.sensors.staleness.window: " in message
+    assert "above the limit of 10 (docs/operations.md#limits); set the window to at most" in message
+
+
+def test_the_judged_partition_limit_names_the_largest_window_that_fits():
+    from floe_dagster.automation.limits import staleness_problems
+    from floe_dagster.contract.dagster_section import StalenessPolicy
+
+    (problem,) = staleness_problems(StalenessPolicy(window=1000), 2000, "compiled_artifacts.json")
+    assert "2,000 partitioned assets x a window of 1,000 is 2,000,000 partitions" in problem.message
+    assert "set the window to at most 50," in problem.message
+    assert staleness_problems(StalenessPolicy(window=50), 2000, "compiled_artifacts.json") == []
+    assert staleness_problems(StalenessPolicy(window=1000, enabled=False), 2000, "x") == []

@@ -1,6 +1,7 @@
 """The non-public Dagster/dagster-dbt APIs wrapped in floe_dagster.compat still behave."""
 
 import json
+from contextlib import contextmanager
 
 import pytest
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
@@ -17,6 +18,7 @@ from floe_dagster.compat import (
 )
 from floe_dagster.definitions import load_plan
 from tests.conftest import DEMO
+from tests.test_run_keys import instance_at, storage_home  # noqa: F401
 
 
 def test_cron_check_accepts_five_fields_and_rejects_nonsense():
@@ -119,52 +121,110 @@ def test_a_predefined_stub_is_the_asset_dagster_creates_for_a_dangling_dependenc
     )
 
 
-def test_bulk_event_reads_used_by_staleness_still_exist(tmp_path):
-    from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, DagsterEventType, DagsterInstance
+@pytest.fixture
+def event_instance(storage_home):  # noqa: F811
+    """A real instance on SQLite or on a fresh PostgreSQL database."""
+    with instance_at(storage_home) as instance:
+        yield instance
 
-    from floe_dagster.compat import latest_storage_ids_by_partition, planned_materializations
 
-    with DagsterInstance.ephemeral() as instance:
-        key = AssetKey("a")
-        instance.report_runless_asset_event(AssetMaterialization(key, partition="p1"))
-        ids = latest_storage_ids_by_partition(
-            instance, key, DagsterEventType.ASSET_MATERIALIZATION, {"p1", "p2"}
+def test_latest_partition_materializations_of_many_assets_in_one_statement(event_instance):
+    from dagster import AssetKey, AssetMaterialization
+
+    from floe_dagster.compat import latest_partition_materializations
+
+    a, b = AssetKey(["x", "a"]), AssetKey("b")
+    for key, partition, code in [(a, "p1", "v1"), (a, "p1", "v2"), (b, "p2", None), (b, "p9", "v1")]:
+        tags = {"dagster/code_version": code} if code else {}
+        event_instance.report_runless_asset_event(AssetMaterialization(key, partition=partition, tags=tags))
+    latest = {k: event_instance.fetch_materializations(k, limit=3).records for k in (a, b)}
+    with count_statements() as statements:
+        found = latest_partition_materializations(event_instance, [a, b], ["p1", "p2", "p3"])
+    assert len(statements) == 1
+    a_p1, b_p2 = latest[a][0], next(r for r in latest[b] if r.partition_key == "p2")
+    assert found == {
+        (a, "p1"): (a_p1.storage_id, pytest.approx(a_p1.timestamp, abs=1e-3), "v2"),
+        (b, "p2"): (b_p2.storage_id, pytest.approx(b_p2.timestamp, abs=1e-3), None),
+    }
+
+
+def test_code_version_is_read_from_a_whole_event_on_other_sql_storages():
+    from dagster import AssetKey
+    from dagster._serdes import serialize_value
+
+    from bench.staleness import materialization_entry
+    from floe_dagster.compat import _code_version_from_event
+
+    tagged = materialization_entry(AssetKey("a"), "p1", "v7", 0.0)
+    untagged = materialization_entry(AssetKey("a"), "p1", None, 0.0)
+    assert _code_version_from_event(serialize_value(tagged)) == "v7"
+    assert _code_version_from_event(serialize_value(untagged)) is None
+
+
+def test_attempts_since_materialization_are_planned_events_no_materialization_followed(event_instance):
+    from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterRun
+    from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+
+    from floe_dagster.compat import attempts_since_materialization
+
+    key = AssetKey("a")
+
+    def plan(run_id: str, partition: str) -> None:
+        event_instance.add_run(DagsterRun(job_name="probe", run_id=run_id))
+        event_instance.report_dagster_event(
+            DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+                job_name="probe",
+                event_specific_data=AssetMaterializationPlannedData(key, partition=partition),
+            ),
+            run_id=run_id,
         )
-        assert list(ids) == ["p1"]
-        page = planned_materializations(instance, AssetRecordsFilter(asset_key=key), None)
-        assert page.records == [] and not page.has_more
+
+    plan("run-before", "p1")
+    event_instance.report_runless_asset_event(AssetMaterialization(key, partition="p1"))
+    plan("run-after", "p1")
+    plan("run-never-materialized", "p2")
+    plan("run-outside", "p3")
+    with count_statements() as statements:
+        found = attempts_since_materialization(event_instance, [key], ["p1", "p2"])
+    assert len(statements) == 1
+    assert sorted((p, run_id) for _, p, run_id, _ in found) == [
+        ("p1", "run-after"), ("p2", "run-never-materialized")
+    ]
 
 
-def test_raw_materialization_rows_give_timestamp_and_tags_by_storage_id(tmp_path):
-    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+def test_latest_check_evaluations_give_each_checks_last_evaluation(event_instance):
+    from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey
 
-    from floe_dagster.compat import materialization_times_and_tags
+    from floe_dagster.compat import latest_check_evaluations
 
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        key = AssetKey("a")
-        instance.report_runless_asset_event(
-            AssetMaterialization(key, partition="p1", tags={"dagster/code_version": "v7"})
+    keys = [AssetCheckKey(AssetKey(name), "c") for name in ("a", "b", "never")]
+    for check_key, digest in [(keys[0], "1"), (keys[0], "2"), (keys[1], "3")]:
+        event_instance.report_runless_asset_event(
+            AssetCheckEvaluation(
+                asset_key=check_key.asset_key, check_name="c", passed=True, metadata={"d": digest}
+            )
         )
-        record = instance.fetch_materializations(key, limit=1).records[0]
-        assert materialization_times_and_tags(instance, [record.storage_id]) == {
-            record.storage_id: (record.timestamp, {"dagster/code_version": "v7"})
-        }
+    with count_statements() as statements:
+        found = latest_check_evaluations(event_instance, keys)
+    assert len(statements) == 1
+    assert {k: v.metadata["d"].value for k, v in found.items()} == {keys[0]: "2", keys[1]: "3"}
 
 
-def test_status_cache_gives_failed_and_in_progress_partition_keys(tmp_path):
-    from dagster import DagsterInstance, DailyPartitionsDefinition, Failure, asset, materialize
+@contextmanager
+def count_statements():
+    import sqlalchemy as sa
 
-    from floe_dagster.compat import failed_and_in_progress_partitions
+    statements: list[str] = []
 
-    days = DailyPartitionsDefinition("2026-01-01", end_date="2026-01-05")
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
 
-    @asset(partitions_def=days)
-    def broken():
-        raise Failure("no")
-
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        materialize([broken], instance=instance, partition_key="2026-01-02", raise_on_error=False)
-        assert failed_and_in_progress_partitions(instance, broken.key, days) == ({"2026-01-02"}, set())
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
 
 
 PROBE_DEFINITIONS = """

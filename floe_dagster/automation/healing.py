@@ -1,11 +1,12 @@
 """The staleness sensor and checks: refresh stale partitions, show them per asset.
 
-Each tick judges every partition in the window (`staleness.compute_states`), reports one
-asset-check evaluation per partitioned asset, and requests refreshes: a run per partition
-covering its due assets and everything partitioned downstream of them (upstream first,
-inside one run), never for a partition in flight, at most `max_requests_per_tick`, failed
-partitions only after their backoff and below `retry.max_attempts`. Requests go through the
-global run-key check with the causes in the trigger: the same cause never runs twice.
+Each tick judges every partition in the window (`staleness.compute_states`), records the
+asset-check evaluation of each partitioned asset whose state changed (`staleness_check`),
+and requests refreshes: a run per partition covering its due assets and everything
+partitioned downstream of them (upstream first, inside one run), never for a partition in
+flight, at most `max_requests_per_tick`, failed partitions only after their backoff and
+below `retry.max_attempts`. Requests go through the global run-key check with the causes in
+the trigger: the same cause never runs twice.
 """
 
 
@@ -14,14 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from dagster import (
-    AssetSelection,
-    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetChecksDefinition,
+    AssetCheckSpec,
     AssetKey,
+    AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -38,12 +37,16 @@ from floe_dagster.automation.staleness import (
     compute_states,
     partitioned_assets,
 )
+from floe_dagster.automation.staleness_check import (
+    CHECK_NAME,
+    check_result,
+    record_changed,
+    states_by_asset,
+)
 from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.execution.policies import step_op_tags
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.names import SCHEME_TAG, digest, model_key, step_labels, table_key
-
-CHECK_NAME = "partition_staleness"
 
 
 def retry_due(state: PartitionState, policy: StalenessPolicy, now: float) -> bool:
@@ -55,30 +58,6 @@ def retry_due(state: PartitionState, policy: StalenessPolicy, now: float) -> boo
         return False
     wait = retry.base_seconds * retry.factor ** (state.failures - 1)
     return state.last_failure_at is None or now - state.last_failure_at >= wait
-
-
-def check_result(key: AssetKey, states: Sequence[PartitionState], policy: StalenessPolicy) -> dict:
-    """Passed, severity and metadata of one asset's staleness check."""
-    mine = [s for s in states if s.asset_key == key]
-    bad = [s for s in mine if s.needs_refresh]
-    given_up = [s for s in bad if s.status is Status.FAILED and s.failures >= policy.retry.max_attempts]
-    counts = defaultdict(int)
-    for s in mine:
-        counts[s.status.value] += 1
-    listing = "\n".join(
-        f"{s.partition}: {s.status.value}: {s.reason}" + (" (in flight)" if s.in_flight else "")
-        for s in bad[:50]
-    )
-    return dict(
-        passed=not bad,
-        severity=AssetCheckSeverity.ERROR if given_up else AssetCheckSeverity.WARN,
-        description=f"{len(bad)} of {len(mine)} partitions in the window need a refresh",
-        metadata={
-            **{f"partitions_{status}": n for status, n in sorted(counts.items())},
-            "gave_up_after_retries": len(given_up),
-            "stale_partitions": listing or "none",
-        },
-    )
 
 
 def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
@@ -117,10 +96,10 @@ def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
         selected = {c.asset_key for c in context.selected_asset_check_keys}
         graph = context.op_execution_context.job_def.asset_layer.asset_graph
         assets = [a for a in partitioned_assets(graph) if a.key in selected]
-        states = compute_states(context.instance, assets, policy)
+        grouped = states_by_asset(compute_states(context.instance, assets, policy))
         for asset in assets:
             yield AssetCheckResult(
-                asset_key=asset.key, check_name=CHECK_NAME, **check_result(asset.key, states, policy)
+                asset_key=asset.key, check_name=CHECK_NAME, **check_result(grouped[asset.key], policy)
             )
 
     return [_checks]
@@ -151,17 +130,14 @@ def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
         assets = partitioned_assets(graph)
         now = time.time()
         states = compute_states(context.instance, assets, policy, now)
-        for asset in assets:
-            result = check_result(asset.key, states, policy)
-            context.instance.report_runless_asset_event(
-                AssetCheckEvaluation(
-                    asset_key=asset.key,
-                    check_name=CHECK_NAME,
-                    passed=result["passed"],
-                    severity=result["severity"],
-                    description=result["description"],
-                    metadata=result["metadata"],
-                )
+        grouped = states_by_asset(states)
+        recorded, waiting = record_changed(
+            context.instance, {a.key: check_result(grouped[a.key], policy) for a in assets}
+        )
+        if waiting:
+            context.log.info(
+                f"recorded {len(recorded)} changed staleness checks; {waiting} more are recorded "
+                "on the next ticks"
             )
         planned = [
             guard.plan(keys, trigger=f"staleness:{digest('|'.join(causes))[:16]}", partition=partition)

@@ -6,31 +6,25 @@ materialization), `stale_code` (materialized under another code version), `stale
 (an upstream partition materialized after it), `stale_age` (older than `max_age_hours`),
 else `fresh`; `in_flight` marks partitions a queued or running run is already producing.
 "Later" compares event-log storage ids, which grow monotonically, not clocks.
-Queries grow with the number of assets, never with the number of partitions.
+Everything is read for all assets at once (`staleness_reads`): statements grow with
+neither the number of assets nor the number of partitions, only by one per fixed-size chunk.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from enum import Enum
 
-from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
-    DagsterEventType,
-    DagsterInstance,
-    DagsterRunStatus,
-    PartitionsDefinition,
-    RunsFilter,
-)
+from dagster import AssetKey, DagsterInstance, PartitionsDefinition
 
-from floe_dagster.compat import (
-    failed_and_in_progress_partitions,
-    latest_storage_ids_by_partition,
-    materialization_times_and_tags,
-    planned_materializations,
+from floe_dagster.automation.staleness_reads import (
+    Materialized,
+    WindowRead,
+    read_evidence,
 )
 from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.names import CODE_VERSION_TAG
@@ -88,9 +82,9 @@ def partitioned_assets(asset_graph) -> list[AssetInfo]:
 
 
 def window_keys(partitions_def: PartitionsDefinition, window: int, now: float) -> list[str]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    keys = partitions_def.get_partition_keys(current_time=datetime.fromtimestamp(now, timezone.utc))
+    keys = partitions_def.get_partition_keys(current_time=datetime.fromtimestamp(now, UTC))
     return list(keys[-window:])
 
 
@@ -102,52 +96,47 @@ def compute_states(
 ) -> list[PartitionState]:
     """Every (asset, partition) in the window with its status, upstream assets first."""
     now = time.time() if now is None else now
-    states: list[PartitionState] = []
-    latest_by_asset: dict[AssetKey, Mapping[str, int]] = {}
-    unpartitioned_latest: dict[AssetKey, int | None] = {}
-    keys_by_def: dict[PartitionsDefinition, list[str]] = {}
+    keys_by_def: dict[PartitionsDefinition, tuple[str, ...]] = {}
+    judged: dict[tuple[str, ...], set[AssetKey]] = defaultdict(set)
+    parents: dict[tuple[str, ...], set[AssetKey]] = defaultdict(set)
+    unpartitioned: set[AssetKey] = set()
     for asset in assets:
         if asset.partitions_def not in keys_by_def:  # same scheme, same keys: compute once
-            keys_by_def[asset.partitions_def] = window_keys(asset.partitions_def, policy.window, now)
+            keys_by_def[asset.partitions_def] = tuple(
+                window_keys(asset.partitions_def, policy.window, now)
+            )
         keys = keys_by_def[asset.partitions_def]
         if not keys:
             continue
-        mats = latest_storage_ids_by_partition(
-            instance, asset.key, DagsterEventType.ASSET_MATERIALIZATION, set(keys)
-        )
-        latest_by_asset[asset.key] = mats
-        fails = _failures_after(instance, asset.key, keys, mats)
-        records = materialization_times_and_tags(instance, list(mats.values()))
-        failed, in_progress = failed_and_in_progress_partitions(
-            instance, asset.key, asset.partitions_def
-        )
-        for key in failed.intersection(keys) - fails.keys():
-            fails[key] = [now]  # failed inside a range run: no per-partition attempt to count
-        upstream = {}
+        judged[keys].add(asset.key)
         for parent, parent_def in asset.parents:
             if parent_def is None:
-                if parent not in unpartitioned_latest:
-                    found = instance.fetch_materializations(parent, limit=1).records
-                    unpartitioned_latest[parent] = found[0].storage_id if found else None
-                upstream[parent] = unpartitioned_latest[parent]
+                unpartitioned.add(parent)
             elif parent_def == asset.partitions_def:
-                if parent not in latest_by_asset:
-                    latest_by_asset[parent] = latest_storage_ids_by_partition(
-                        instance, parent, DagsterEventType.ASSET_MATERIALIZATION, set(keys)
-                    )
-                upstream[parent] = latest_by_asset[parent]
-        for key in keys:
-            mat_time, tags = records.get(mats.get(key), (None, {}))
+                parents[keys].add(parent)
+    evidence = read_evidence(
+        instance,
+        [WindowRead(keys, frozenset(judged[keys]), frozenset(parents[keys])) for keys in judged],
+        sorted(unpartitioned),
+    )
+    states: list[PartitionState] = []
+    for asset in assets:
+        for key in keys_by_def[asset.partitions_def]:
+            upstream = {
+                parent: evidence.unpartitioned.get(parent)
+                if parent_def is None
+                else evidence.storage_id(parent, key)
+                for parent, parent_def in asset.parents
+                if parent_def is None or parent_def == asset.partitions_def
+            }
             states.append(
                 _judge(
                     asset,
                     key,
-                    mats.get(key),
-                    mat_time,
-                    tags.get(CODE_VERSION_TAG),
-                    fails.get(key, []),
+                    evidence.materialized.get((asset.key, key)),
+                    evidence.failures.get((asset.key, key), []),
                     upstream,
-                    key in in_progress,
+                    (asset.key, key) in evidence.in_flight,
                     policy,
                     now,
                 )
@@ -158,22 +147,23 @@ def compute_states(
 def _judge(
     asset: AssetInfo,
     key: str,
-    mat_id: int | None,
-    mat_time: float | None,
-    code_version: str | None,
+    materialized: Materialized | None,
     failures: list[float],
-    upstream: Mapping[AssetKey, object],
+    upstream: Mapping[AssetKey, int | None],
     in_flight: bool,
     policy: StalenessPolicy,
     now: float,
 ) -> PartitionState:
-    common = dict(
-        asset_key=asset.key,
-        partition=key,
-        in_flight=in_flight,
-        failures=len(failures),
-        last_failure_at=max(failures) if failures else None,
-    )
+    mat_id = materialized.storage_id if materialized else None
+    mat_time = materialized.timestamp if materialized else None
+    code_version = materialized.code_version if materialized else None
+    common = {
+        "asset_key": asset.key,
+        "partition": key,
+        "in_flight": in_flight,
+        "failures": len(failures),
+        "last_failure_at": max(failures) if failures else None,
+    }
     if failures:
         return PartitionState(
             **common,
@@ -195,8 +185,7 @@ def _judge(
             cause=f"code:{asset.code_version}",
             evidence={"materialized_code_version": code_version, "code_version": asset.code_version},
         )
-    for parent, latest in upstream.items():
-        parent_id = latest if isinstance(latest, int) or latest is None else latest.get(key)
+    for parent, parent_id in upstream.items():
         if parent_id is not None and parent_id > mat_id:
             return PartitionState(
                 **common,
@@ -219,44 +208,3 @@ def _judge(
         **common, status=Status.FRESH, reason="up to date", cause="fresh",
         evidence={"age_hours": round(age_hours, 2) if age_hours is not None else None},
     )
-
-
-def _failures_after(
-    instance: DagsterInstance, key: AssetKey, partitions: list[str], mats: Mapping[str, int]
-) -> dict[str, list[float]]:
-    """End times of failed attempts per partition since its last materialization.
-
-    Dagster OSS stores no asset-failure events, so an attempt is a planned materialization
-    (stored when a run is created) whose run then failed: two queries per asset.
-    """
-    after = min(mats.values(), default=None) if len(mats) == len(partitions) else None
-    planned: list[tuple[str, str]] = []
-    cursor = None
-    while True:
-        result = planned_materializations(
-            instance,
-            AssetRecordsFilter(asset_key=key, asset_partitions=partitions, after_storage_id=after),
-            cursor,
-        )
-        planned += [
-            (r.partition_key, r.run_id)
-            for r in result.records
-            if r.partition_key is not None and r.storage_id > mats.get(r.partition_key, -1)
-        ]
-        if not result.has_more:
-            break
-        cursor = result.cursor
-    if not planned:
-        return {}
-    failed_at = {
-        r.dagster_run.run_id: r.end_time or r.update_timestamp.timestamp()
-        for r in instance.get_run_records(
-            RunsFilter(run_ids=list({run_id for _, run_id in planned}), statuses=[DagsterRunStatus.FAILURE])
-        )
-    }
-    failures: dict[str, list[float]] = {}
-    for partition, run_id in planned:
-        if run_id in failed_at:
-            failures.setdefault(partition, []).append(failed_at[run_id])
-    return failures
-

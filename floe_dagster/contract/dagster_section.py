@@ -93,7 +93,7 @@ class BackfillPolicy(Strict):
         "`chunked`: runs of at most `chunk_size` partitions."
     )
     chunk_size: int | None = Field(
-        default=None, ge=1, description="Partitions per run; required for `chunked`."
+        default=None, ge=1, le=1000, description="Partitions per run (at most 1,000); required for `chunked`."
     )
 
     @model_validator(mode="after")
@@ -194,10 +194,10 @@ class RunKeyLimits(Strict):
     """Published limits of the global run-key check."""
 
     max_requests_per_evaluation: int = Field(
-        default=1000, ge=1, description="Run requests one tick or launch may make."
+        default=1000, ge=1, le=1000, description="Run requests one tick or launch may make (at most 1,000)."
     )
     reservation_retention_days: int = Field(
-        default=30, ge=1, description="How long a run-key reservation is kept."
+        default=30, ge=1, le=365, description="Days a run-key reservation or conflict record is kept."
     )
 
 
@@ -213,11 +213,19 @@ class StalenessPolicy(Strict):
     """Per-partition staleness and the sensor that heals it."""
 
     enabled: bool = Field(default=True, description="Whether the staleness sensor is defined.")
-    window: int = Field(default=30, ge=1, description="How many recent partitions are judged.")
+    window: int = Field(
+        default=30,
+        ge=1,
+        le=1000,
+        description="How many recent partitions are judged (at most 1,000, and at most 100,000 "
+        "over all partitioned assets).",
+    )
     max_age_hours: float | None = Field(
         default=None, gt=0, description="Older than this is `stale_age`; no limit when absent."
     )
-    max_requests_per_tick: int = Field(default=25, ge=1, description="Refreshes per tick.")
+    max_requests_per_tick: int = Field(
+        default=25, ge=1, le=1000, description="Refreshes per tick (at most 1,000)."
+    )
     minimum_interval_seconds: int = Field(default=60, ge=30, description="Seconds between ticks.")
     retry: RetryBackoff = Field(default_factory=RetryBackoff, description="Failed-partition retry.")
     default_status: Literal["running", "stopped"] = Field(

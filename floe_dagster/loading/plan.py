@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from floe_dagster.automation.limits import staleness_problems
 from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.contract.dagster_section import (
     BackfillPolicy,
@@ -204,6 +205,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
             Problem(where, "plugins.compute.config.path", "DuckDB needs the database file's path")
         )
     problems += profile_problems(files)
+    problems += staleness_problems(section.sensors.staleness, _partitioned_assets(section, settings), where)
     if problems:
         raise FloeConfigError(files.name, problems)
     schemes = {s.name: s for s in section.partition_schemes}
@@ -315,6 +317,12 @@ def _schedule_schemes(
         elif schemes:
             found[spec.name] = schemes.pop()
     return found
+
+
+def _partitioned_assets(section: DagsterSection, settings: dict[str, ModelSettings]) -> int:
+    """dbt models and ingested tables with a partition scheme: what a staleness tick judges."""
+    models = sum(1 for s in settings.values() if s.partition_scheme)
+    return models + sum(len(i.tables) for i in section.ingestion if i.partition_scheme)
 
 
 def _check_ingestion(

@@ -146,6 +146,8 @@ def _problem(file: str, error: Any) -> Problem:
         message = "is required but missing; add it"
     elif error["type"] in ("literal_error", "enum"):
         message = f"{message} (got {error.get('input')!r})"
+    elif error["type"] in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        message = f"{message} (got {error.get('input')!r}); set a value within the bound"
     return Problem(file, loc or "(top level)", message)
 
 
