@@ -58,7 +58,9 @@ def measure(variant: str, project: Path) -> dict[str, float]:
         def plain_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             yield from dbt.cli(["build"], context=context).stream()
 
-        resources = {"dbt": DbtCliResource(project_dir=str(project), dbt_executable=dbt_executable())}
+        resources = {
+            "dbt": DbtCliResource(project_dir=str(project), dbt_executable=dbt_executable())
+        }
         repo = dg.Definitions(assets=[plain_dbt], resources=resources).get_repository_def()
     else:
         repo = load_product_definitions(project.name, project).get_repository_def()
@@ -96,11 +98,18 @@ def bench(models: list[int], runs: int) -> list[dict]:
             order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
             for variant in order:
                 samples[variant].append(run_child(variant, project))
-                print(f"  {n} models, run {i + 1}/{runs}, {variant}: {samples[variant][-1]}", file=sys.stderr)
+                print(
+                    f"  {n} models, run {i + 1}/{runs}, {variant}: {samples[variant][-1]}",
+                    file=sys.stderr,
+                )
         run_child("floe", project)  # leave the cache written
         for variant in VARIANTS:
-            medians = {k: statistics.median(s[k] for s in samples[variant]) for k in samples[variant][0]}
-            medians["total"] = statistics.median(sum(s[p] for p in PHASES) for s in samples[variant])
+            medians = {
+                k: statistics.median(s[k] for s in samples[variant]) for k in samples[variant][0]
+            }
+            medians["total"] = statistics.median(
+                sum(s[p] for p in PHASES) for s in samples[variant]
+            )
             rows.append({"models": n, "variant": variant, **medians})
     return rows
 
@@ -123,7 +132,9 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     cli.add_argument("--models", type=int, nargs="+", default=[1000, 5000, 10000])
     cli.add_argument("--runs", type=int, default=3, help="runs per variant; medians are reported")
     cli.add_argument("--child", nargs=2, metavar=("VARIANT", "PROJECT"), help=argparse.SUPPRESS)

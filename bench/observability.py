@@ -45,7 +45,9 @@ def one_run(mode: str, work: Path) -> tuple[float, str, int]:
             otlp_url, _ = stack.enter_context(otlp_receiver())
         else:
             lineage_url, otlp_url = closed_port_url(), closed_port_url()
-        change = (lambda d: None) if mode == "off" else (lambda d: observe(d, lineage_url, otlp_url))
+        change = (
+            (lambda d: None) if mode == "off" else (lambda d: observe(d, lineage_url, otlp_url))
+        )
         product = demo_copy(work / "customer_360", DEMO / "target" / "manifest.json", change)
         started = time.perf_counter()
         done = materialize(product, work / "home")
@@ -71,7 +73,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix=f"floe-bench-{mode}-") as tmp:
                 seconds, status, warnings = one_run(mode, Path(tmp))
             results[mode].append(seconds)
-            print(f"{mode:12} run {i + 1}: {seconds:6.1f} s  {status:8}  warnings logged: {warnings}")
+            print(
+                f"{mode:12} run {i + 1}: {seconds:6.1f} s  {status:8}  warnings logged: {warnings}"
+            )
             sys.stdout.flush()
     print()
     for mode, times in results.items():

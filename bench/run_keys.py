@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -57,6 +58,12 @@ class QueryCounter:
         self.count += 1
 
 
+def _dagster_lookup(instance: DagsterInstance, planned: list) -> None:
+    """Dagster's own way: one run lookup per run key."""
+    for p in planned:
+        instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": p.run_key}))
+
+
 def _measure(run: Callable[[], object], counter: QueryCounter) -> tuple[float, int]:
     before = counter.count
     start = time.perf_counter()
@@ -64,7 +71,9 @@ def _measure(run: Callable[[], object], counter: QueryCounter) -> tuple[float, i
     return time.perf_counter() - start, counter.count - before
 
 
-def bench(postgres_url: str | None, n: int, repeat: int) -> list[tuple[str, float, int, float, int]]:
+def bench(
+    postgres_url: str | None, n: int, repeat: int
+) -> list[tuple[str, float, int, float, int]]:
     guard = RunKeyGuard("bench", "sha256:bench", {"bench/model": "c1"}, RunKeyLimits())
     counter = QueryCounter()
     rows = []
@@ -75,19 +84,20 @@ def bench(postgres_url: str | None, n: int, repeat: int) -> list[tuple[str, floa
             floe_times, dagster_times = [], []
             for r in range(repeat):
                 planned = [
-                    guard.plan(ASSETS, trigger=f"{case}-{r}", partition=f"p{i:05d}") for i in range(n)
+                    guard.plan(ASSETS, trigger=f"{case}-{r}", partition=f"p{i:05d}")
+                    for i in range(n)
                 ]
                 if case != "fresh keys":
                     for p in planned:
-                        instance.add_run(DagsterRun(job_name="bench", tags={**p.tags, "dagster/run_key": p.run_key}))
+                        instance.add_run(
+                            DagsterRun(
+                                job_name="bench", tags={**p.tags, "dagster/run_key": p.run_key}
+                            )
+                        )
 
-                def dagster_lookup() -> None:
-                    for p in planned:
-                        instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": p.run_key}))
-
-                dagster_times.append(_measure(dagster_lookup, counter))
+                dagster_times.append(_measure(partial(_dagster_lookup, instance, planned), counter))
                 floe_times.append(
-                    _measure(lambda: guard.check(instance, planned, owner=f"bench-{r}"), counter)
+                    _measure(partial(guard.check, instance, planned, owner=f"bench-{r}"), counter)
                 )
             floe_s = statistics.median(t for t, _ in floe_times)
             dagster_s = statistics.median(t for t, _ in dagster_times)
@@ -103,9 +113,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     storage = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"| storage | case | floe check (s) | floe queries | dagster per-key (s) | dagster queries | ratio floe/dagster |")
+    print(
+        "| storage | case | floe check (s) | floe queries | dagster per-key (s) | dagster queries | ratio floe/dagster |"
+    )
     print("|---|---|---|---|---|---|---|")
-    for case, floe_s, floe_q, dagster_s, dagster_q in bench(args.postgres, args.requests, args.repeat):
+    for case, floe_s, floe_q, dagster_s, dagster_q in bench(
+        args.postgres, args.requests, args.repeat
+    ):
         print(
             f"| {storage} | {args.requests} requests, {case} | {floe_s:.3f} | {floe_q} | "
             f"{dagster_s:.3f} | {dagster_q} | {floe_s / dagster_s:.2f} |"

@@ -89,7 +89,9 @@ class Size(NamedTuple):
 def partitions_def(size: Size) -> DailyPartitionsDefinition:
     """Exactly `size.partitions` closed daily partitions."""
     start = END - timedelta(days=size.partitions)
-    return DailyPartitionsDefinition(start_date=start.strftime("%Y-%m-%d"), end_date=END.strftime("%Y-%m-%d"))
+    return DailyPartitionsDefinition(
+        start_date=start.strftime("%Y-%m-%d"), end_date=END.strftime("%Y-%m-%d")
+    )
 
 
 def definitions(size: Size) -> Definitions:
@@ -122,8 +124,14 @@ def materialization_entry(
         event_specific_data=StepMaterializationData(mat),
     )
     return EventLogEntry(
-        user_message="", level=20, job_name="__ASSET_JOB", run_id="",
-        error_info=None, timestamp=ts, step_key=None, dagster_event=event,
+        user_message="",
+        level=20,
+        job_name="__ASSET_JOB",
+        run_id="",
+        error_info=None,
+        timestamp=ts,
+        step_key=None,
+        dagster_event=event,
     )
 
 
@@ -135,12 +143,20 @@ def planned_entry(key: AssetKey, partition: str, run_id: str, ts: float) -> Even
         event_specific_data=AssetMaterializationPlannedData(key, partition=partition),
     )
     return EventLogEntry(
-        user_message="", level=10, job_name="__ASSET_JOB", run_id=run_id,
-        error_info=None, timestamp=ts, step_key=None, dagster_event=event,
+        user_message="",
+        level=10,
+        job_name="__ASSET_JOB",
+        run_id=run_id,
+        error_info=None,
+        timestamp=ts,
+        step_key=None,
+        dagster_event=event,
     )
 
 
-def populate(instance: DagsterInstance, keys: list[AssetKey], size: Size, now: float) -> Counter[str]:
+def populate(
+    instance: DagsterInstance, keys: list[AssetKey], size: Size, now: float
+) -> Counter[str]:
     """Every (asset, partition) planned and materialized upstream first, then deliberate staleness."""
     storage = instance.event_log_storage
     partitions = partitions_def(size).get_partition_keys()
@@ -157,12 +173,16 @@ def populate(instance: DagsterInstance, keys: list[AssetKey], size: Size, now: f
                 ts, planted["stale_age"] = now - 48 * 3600, planted["stale_age"] + 1
             planned.append(planned_entry(key, partition, "", ts))
             batch.append(materialization_entry(key, partition, code, ts))
-        with storage.index_connection() as conn:  # as rows: Dagster stores planned events one by one
+        with (
+            storage.index_connection() as conn
+        ):  # as rows: Dagster stores planned events one by one
             conn.execute(storage.prepare_insert_event_batch(planned))
         storage.store_event_batch(batch)  # one batch per asset: it updates the asset's row
     for key in keys[: width * (LAYERS - 1)][::9]:  # upstream re-materialized after downstream
         again = partitions[-40::4]
-        storage.store_event_batch([materialization_entry(key, pt, CODE_VERSION, now - 600) for pt in again])
+        storage.store_event_batch(
+            [materialization_entry(key, pt, CODE_VERSION, now - 600) for pt in again]
+        )
         planted["upstream re-materializations"] += len(again)
     for i, key in enumerate(keys[-5:]):  # a failed attempt after the last materialization
         run = DagsterRun(job_name="bench", run_id=f"failed{i:04d}", status=DagsterRunStatus.FAILURE)
@@ -198,13 +218,19 @@ class Sample(NamedTuple):
 def _measure(run: Callable[[], Any], counter: StatementCounter) -> Sample:
     before, cpu, start = counter.count, time.process_time(), time.perf_counter()
     result = run()
-    return Sample(time.perf_counter() - start, time.process_time() - cpu, counter.count - before, result)
+    return Sample(
+        time.perf_counter() - start, time.process_time() - cpu, counter.count - before, result
+    )
 
 
 def _median(samples: list[Sample]) -> Sample:
     last = samples[-1]
-    return Sample(statistics.median(s.wall for s in samples), statistics.median(s.cpu for s in samples),
-                  last.statements, last.result)
+    return Sample(
+        statistics.median(s.wall for s in samples),
+        statistics.median(s.cpu for s in samples),
+        last.statements,
+        last.result,
+    )
 
 
 @contextmanager
@@ -278,22 +304,35 @@ def report(r: Result, repeat: int) -> None:
     t, b, first = r.tick, r.bulk, r.first
     statuses = Counter(s.status.value for s in t.result)
     print(f"### {r.size}\n")
-    print(f"setup (not counted): {r.setup_s:.1f} s to store {len(b.result):,} materializations "
-          f"and their planned events ({dict(r.planted)})\n")
-    print("| case | tick (s) | bulk read (s) | ratio tick/bulk | tick CPU (s) | bulk CPU (s) "
-          "| tick statements | bulk statements | partitions judged |")
+    print(
+        f"setup (not counted): {r.setup_s:.1f} s to store {len(b.result):,} materializations "
+        f"and their planned events ({dict(r.planted)})\n"
+    )
+    print(
+        "| case | tick (s) | bulk read (s) | ratio tick/bulk | tick CPU (s) | bulk CPU (s) "
+        "| tick statements | bulk statements | partitions judged |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
-    print(f"| warm, median of {repeat} | {t.wall:.2f} | {b.wall:.2f} | {t.wall / b.wall:.2f} | "
-          f"{t.cpu:.2f} | {b.cpu:.2f} | {t.statements:,} | {b.statements} | {len(t.result):,} |")
-    print(f"| first tick | {first.wall:.2f} | | {first.wall / b.wall:.2f} | "
-          f"{first.cpu:.2f} | | {first.statements:,} | | {len(first.result):,} |\n")
+    print(
+        f"| warm, median of {repeat} | {t.wall:.2f} | {b.wall:.2f} | {t.wall / b.wall:.2f} | "
+        f"{t.cpu:.2f} | {b.cpu:.2f} | {t.statements:,} | {b.statements} | {len(t.result):,} |"
+    )
+    print(
+        f"| first tick | {first.wall:.2f} | | {first.wall / b.wall:.2f} | "
+        f"{first.cpu:.2f} | | {first.statements:,} | | {len(first.result):,} |\n"
+    )
     print(f"statuses: {dict(sorted(statuses.items()))}\n", flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres-admin", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="URL of an existing database on the server to create the bench database on")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--postgres-admin",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="URL of an existing database on the server to create the bench database on",
+    )
     parser.add_argument("--sizes", default=SIZES, help="comma-separated ASSETSxPARTITIONS")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more tick")

@@ -52,7 +52,9 @@ def populate(instance: DagsterInstance, assets: list, window: int, now: float) -
     for asset in assets:
         days = window_keys(asset.partitions_def, window, now)
         planned = [planned_entry(asset.key, day, "", now - 3600) for day in days]
-        with storage.index_connection() as conn:  # as rows: Dagster stores planned events one by one
+        with (
+            storage.index_connection() as conn
+        ):  # as rows: Dagster stores planned events one by one
             conn.execute(storage.prepare_insert_event_batch(planned))
         storage.store_event_batch(
             [materialization_entry(asset.key, day, asset.code_version, now - 3600) for day in days]
@@ -80,9 +82,11 @@ def run(admin_url: str, models: int) -> None:
                 start = time.perf_counter()
                 stored = populate(instance, assets, StalenessPolicy().window, time.time())
                 setup_s = time.perf_counter() - start
-                print(f"{models:,} models, {len(assets):,} partitioned assets; definitions built in "
-                      f"{load_s:.1f} s; setup (not counted): {setup_s:.1f} s to store {stored:,} "
-                      "materializations and their planned events\n")
+                print(
+                    f"{models:,} models, {len(assets):,} partitioned assets; definitions built in "
+                    f"{load_s:.1f} s; setup (not counted): {setup_s:.1f} s to store {stored:,} "
+                    "materializations and their planned events\n"
+                )
                 print("| tick | wall (s) | statements | events written | run requests |")
                 print("|---:|---:|---:|---:|---:|")
                 counter = StatementCounter()
@@ -97,8 +101,11 @@ def run(admin_url: str, models: int) -> None:
                         result = sensor.evaluate_tick(context)
                         wall = time.perf_counter() - began
                         written = event_count(url) - events
-                        print(f"| {n} | {wall:.2f} | {counter.count - statements:,} | {written:,} | "
-                              f"{len(result.run_requests)} |", flush=True)
+                        print(
+                            f"| {n} | {wall:.2f} | {counter.count - statements:,} | {written:,} | "
+                            f"{len(result.run_requests)} |",
+                            flush=True,
+                        )
                         if written == 0:
                             break
                 finally:
@@ -108,9 +115,14 @@ def run(admin_url: str, models: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres-admin", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="URL of an existing database on the server to create the bench database on")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--postgres-admin",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="URL of an existing database on the server to create the bench database on",
+    )
     parser.add_argument("--models", type=int, default=10000)
     args = parser.parse_args()
     run(args.postgres_admin, args.models)

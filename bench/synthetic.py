@@ -134,8 +134,15 @@ def artifacts(name: str, models: list[str], partitioned: bool) -> dict:
 def parse(project_dir: Path) -> None:
     """Build target/manifest.json with dbt itself, as a real product would."""
     subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project_dir),
-         "--profiles-dir", str(project_dir)],
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(project_dir),
+        ],
         check=True,
     )
 

@@ -11,6 +11,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from floe_dagster.names import CODE_VERSION_TAG
+
 
 def is_valid_cron(expression: str) -> bool:
     """Dagster's own cron check, so the contract rejects exactly what a schedule would.
@@ -86,7 +88,7 @@ class DbtSelector:
         from dbt_common.events.contextvars import task_contextvars
 
         _set_flag_attrs({"INDIRECT_SELECTION": IndirectSelection.Eager, "WARN_ERROR": True})
-        spec = graph_cli.parse_union([select], True)
+        spec: graph_cli.SelectionSpec = graph_cli.parse_union([select], True)
         if exclude:
             spec = graph_cli.SelectionDifference(
                 components=[spec, graph_cli.parse_union([exclude], False)]
@@ -158,7 +160,10 @@ def dbt_assets_for_unique_ids(
         for upstream_id in get_upstream_unique_ids(manifest, props):
             upstream = translator.get_asset_spec(manifest, upstream_id, None)
             key_by_unique_id[upstream_id] = upstream.key
-            if upstream_id.startswith("source") and translator.settings.enable_source_tests_as_checks:
+            if (
+                upstream_id.startswith("source")
+                and translator.settings.enable_source_tests_as_checks
+            ):
                 add_check_specs(upstream, upstream_id, selected_only=False)
     _validate_asset_keys(translator, manifest, key_by_unique_id)
 
@@ -323,10 +328,10 @@ def _code_version_column(dialect: str, event: Any) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import JSON
 
-        path = [*_CODE_VERSION_PATH, "dagster/code_version"]
-        return db.func.json_extract_path_text(db.cast(event, JSON), *path)
+        keys = [*_CODE_VERSION_PATH, CODE_VERSION_TAG]
+        return db.func.json_extract_path_text(db.cast(event, JSON), *keys)
     if dialect == "sqlite":
-        path = "$." + ".".join(_CODE_VERSION_PATH) + '."dagster/code_version"'
+        path = "$." + ".".join(_CODE_VERSION_PATH) + f'."{CODE_VERSION_TAG}"'
         return db.func.json_extract(event, path)
     return event  # another SQL storage: the whole event, parsed here
 
@@ -337,7 +342,7 @@ def _code_version_from_event(body: str) -> str | None:
     entry = orjson.loads(body)
     for part in _CODE_VERSION_PATH:
         entry = (entry or {}).get(part) or {}
-    return entry.get("dagster/code_version")
+    return entry.get(CODE_VERSION_TAG)
 
 
 def _epoch(stamp: Any) -> float:

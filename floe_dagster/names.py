@@ -36,6 +36,10 @@ REQUESTED_FINGERPRINT = "floe/requested_fingerprint"
 HELD_FINGERPRINT = "floe/held_fingerprint"
 HELD_BY_RUN = "floe/held_by_run"
 
+# The staleness check: its name, and the metadata key of the state it last recorded.
+STALENESS_CHECK = "partition_staleness"
+STATE_DIGEST_KEY = "floe/state_digest"
+
 # Metadata of a floe quality check's spec.
 CHECK_NAME_KEY = "floe/check"
 CHECK_TYPE_KEY = "floe/check_type"

@@ -118,7 +118,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         super().__init__()
         self.project_dir = Path(project_dir).resolve() if project_dir is not None else None
         self.artifacts = artifacts
-        self.webserver_url = webserver_url or os.environ.get(WEBSERVER_URL_ENV, DEFAULT_WEBSERVER_URL)
+        self.webserver_url = webserver_url or os.environ.get(
+            WEBSERVER_URL_ENV, DEFAULT_WEBSERVER_URL
+        )
         self._schedules: list[ScheduleDefinition] = []
 
     @classmethod
@@ -130,7 +132,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         try:
             artifacts = CompiledArtifacts.model_validate_json(path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise FloeConfigError.single(path.parent.name, str(path), "", f"cannot be read: {exc}") from None
+            raise FloeConfigError.single(
+                path.parent.name, str(path), "", f"cannot be read: {exc}"
+            ) from None
         return cls(project_dir, artifacts, webserver_url)
 
     # -- PluginMetadata ---------------------------------------------------------------------
@@ -201,15 +205,24 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         name = compiled.product_name
         if self.project_dir is None:
             raise FloeConfigError.single(
-                name, ARTIFACTS_FILE, "", "Dagster definitions need the product directory (dbt manifest, "
+                name,
+                ARTIFACTS_FILE,
+                "",
+                "Dagster definitions need the product directory (dbt manifest, "
                 "profiles): create the plugin with DagsterOrchestratorPlugin.for_product(project_dir) "
                 "or DagsterOrchestratorPlugin(project_dir=...), or call "
                 "load_product_definitions(product_name, project_dir) in the product's definitions.py",
             )
         on_disk = self.project_dir / ARTIFACTS_FILE
-        if on_disk.is_file() and CompiledArtifacts.model_validate_json(on_disk.read_bytes()) != compiled:
+        if (
+            on_disk.is_file()
+            and CompiledArtifacts.model_validate_json(on_disk.read_bytes()) != compiled
+        ):
             raise FloeConfigError.single(
-                name, str(on_disk), "", "differs from the artifacts passed to create_definitions: "
+                name,
+                str(on_disk),
+                "",
+                "differs from the artifacts passed to create_definitions: "
                 "write them into the product directory (floe platform compile) or pass the matching "
                 "directory",
             )
@@ -224,7 +237,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
             raise FloeConfigError.single(name, str(on_disk), "schedules", str(exc)) from exc
         return merged
 
-    def create_assets_from_transforms(self, transforms: list[TransformConfig]) -> list[AssetsDefinition]:
+    def create_assets_from_transforms(
+        self, transforms: list[TransformConfig]
+    ) -> list[AssetsDefinition]:
         """The dbt steps (multi-assets, subsettable at run time) that build these models.
 
         Each transform is matched by `name` (floe's TransformConfig, or anything with a
@@ -237,12 +252,16 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         missing = sorted(name for key, name in wanted.items() if not graph.has(key))
         if missing:
             raise FloeConfigError.single(
-                artifacts.product_name, ARTIFACTS_FILE, "transforms.models",
+                artifacts.product_name,
+                ARTIFACTS_FILE,
+                "transforms.models",
                 f"no dbt model named {', '.join(missing)} in the product; check the names against "
                 "target/manifest.json",
             )
         assets = defs.assets or []
-        return [a for a in assets if isinstance(a, AssetsDefinition) and wanted.keys() & set(a.keys)]
+        return [
+            a for a in assets if isinstance(a, AssetsDefinition) and wanted.keys() & set(a.keys)
+        ]
 
     def get_helm_values(self) -> dict[str, Any]:
         """Values for helm/floe-dagster deploying the bound product's code server.
@@ -255,7 +274,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         execution = artifacts.dagster.execution
         if execution.k8s is None:
             raise FloeConfigError.single(
-                artifacts.product_name, ARTIFACTS_FILE, f"{SETTINGS_PATH}.execution.k8s",
+                artifacts.product_name,
+                ARTIFACTS_FILE,
+                f"{SETTINGS_PATH}.execution.k8s",
                 "is missing: set `execution.mode: k8s` and `execution.k8s.image` there to deploy "
                 "with Helm",
             )
@@ -263,7 +284,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
             "name": artifacts.safe_name,
             "image": execution.k8s.image,
             "imagePullPolicy": execution.k8s.image_pull_policy,
-            "resources": _k8s_resources(self.get_resource_requirements(execution.default_workload_size)),
+            "resources": _k8s_resources(
+                self.get_resource_requirements(execution.default_workload_size)
+            ),
         }
         if execution.k8s.env_secrets:
             product["envFromSecrets"] = list(execution.k8s.env_secrets)
@@ -282,7 +305,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         ok, message, _ = self._ask_webserver(CONNECTION_TIMEOUT_SECONDS)
         if ok:
             return ValidationResult(success=True, message=message)
-        return ValidationResult(success=False, message="Dagster webserver not reachable", errors=[message])
+        return ValidationResult(
+            success=False, message="Dagster webserver not reachable", errors=[message]
+        )
 
     def get_resource_requirements(self, workload_size: str) -> ResourceSpec:
         """Requests and limits for a size, from the artifacts' table (or the documented defaults)."""
@@ -325,7 +350,8 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
             if artifacts is None:
                 log.warning(
                     "OpenLineage event for job %s not sent: the plugin is bound to no product "
-                    "(use DagsterOrchestratorPlugin.for_product(project_dir))", job_name,
+                    "(use DagsterOrchestratorPlugin.for_product(project_dir))",
+                    job_name,
                 )
                 return actual_run_id
             state = getattr(event_type, "value", event_type)
@@ -344,15 +370,19 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
                 producer=producer or event.producer,
                 job=attr.evolve(event.job, namespace=job_namespace or event.job.namespace),
                 inputs=[
-                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.inputs or [], inputs or [])
+                    attr.evolve(d, facets=dict(src.facets))
+                    for d, src in zip(event.inputs or [], inputs or [], strict=True)
                 ],
                 outputs=[
-                    attr.evolve(d, facets=dict(src.facets)) for d, src in zip(event.outputs or [], outputs or [])
+                    attr.evolve(d, facets=dict(src.facets))
+                    for d, src in zip(event.outputs or [], outputs or [], strict=True)
                 ],
             )
             lineage.send(artifacts, event)
         except Exception as exc:  # lineage never fails the caller
-            log.warning("OpenLineage event for job %s not sent (%s: %s)", job_name, type(exc).__name__, exc)
+            log.warning(
+                "OpenLineage event for job %s not sent (%s: %s)", job_name, type(exc).__name__, exc
+            )
         return actual_run_id
 
     def get_lineage_emitter(self) -> LineageEmitter | None:
@@ -371,7 +401,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {timezone!r}: use an IANA name such as 'UTC'") from None
+            raise ValueError(
+                f"unknown timezone {timezone!r}: use an IANA name such as 'UTC'"
+            ) from None
         self._schedules.append(
             ScheduleDefinition(
                 name=f"{job_name}_schedule",
@@ -412,7 +444,9 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / ENTRY_POINT_FILE
         path.write_text(
-            ENTRY_POINT_TEMPLATE.format(product_name=product_name, product_literal=json.dumps(product_name))
+            ENTRY_POINT_TEMPLATE.format(
+                product_name=product_name, product_literal=json.dumps(product_name)
+            )
         )
         return str(path)
 
@@ -429,29 +463,52 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
             with urllib.request.urlopen(f"{base}/server_info", timeout=timeout) as response:
                 info = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            return False, (
-                f"{base}/server_info answered HTTP {exc.code}: {base} is not a Dagster webserver; "
-                f"point {WEBSERVER_URL_ENV} at the webserver's base URL"
-            ), None
+            return (
+                False,
+                (
+                    f"{base}/server_info answered HTTP {exc.code}: {base} is not a Dagster webserver; "
+                    f"point {WEBSERVER_URL_ENV} at the webserver's base URL"
+                ),
+                None,
+            )
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            return False, (
-                f"cannot reach the Dagster webserver at {base} ({reason}). Start it "
-                "(`dagster dev -w workspace.yaml`), or on Kubernetes forward it "
-                "(`kubectl port-forward svc/dagster-dagster-webserver 3000:80`), and set "
-                f"{WEBSERVER_URL_ENV} to its URL"
-            ), None
+            return (
+                False,
+                (
+                    f"cannot reach the Dagster webserver at {base} ({reason}). Start it "
+                    "(`dagster dev -w workspace.yaml`), or on Kubernetes forward it "
+                    "(`kubectl port-forward svc/dagster-dagster-webserver 3000:80`), and set "
+                    f"{WEBSERVER_URL_ENV} to its URL"
+                ),
+                None,
+            )
         except ValueError:
-            return False, f"{base}/server_info did not answer JSON: {base} is not a Dagster webserver", None
+            return (
+                False,
+                f"{base}/server_info did not answer JSON: {base} is not a Dagster webserver",
+                None,
+            )
         if not isinstance(info, dict) or "dagster_version" not in info:
-            return False, f"{base}/server_info is not Dagster's: point {WEBSERVER_URL_ENV} at the webserver", None
+            return (
+                False,
+                f"{base}/server_info is not Dagster's: point {WEBSERVER_URL_ENV} at the webserver",
+                None,
+            )
         dagster_version = str(info["dagster_version"])
-        return True, f"Dagster webserver at {base} answered (dagster {dagster_version})", dagster_version
+        return (
+            True,
+            f"Dagster webserver at {base} answered (dagster {dagster_version})",
+            dagster_version,
+        )
 
     def _require_artifacts(self) -> CompiledArtifacts:
         if self.artifacts is None:
             raise FloeConfigError.single(
-                "(unknown)", ARTIFACTS_FILE, "", "the plugin is bound to no product: create it with "
+                "(unknown)",
+                ARTIFACTS_FILE,
+                "",
+                "the plugin is bound to no product: create it with "
                 "DagsterOrchestratorPlugin.for_product(project_dir), or call create_definitions("
                 "artifacts) on a plugin created with a project_dir",
             )

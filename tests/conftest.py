@@ -22,12 +22,10 @@ DEMO = REPO / "products" / "customer_360"
 VENV_BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The OpenLineage job namespace floe compiled for the demo (`observability.lineage_namespace`).
-DEMO_LINEAGE_NAMESPACE = json.loads((DEMO / "compiled_artifacts.json").read_text())["observability"][
-    "lineage_namespace"
-]
-POSTGRES_URL = os.environ.get(
-    "FLOE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+DEMO_LINEAGE_NAMESPACE = json.loads((DEMO / "compiled_artifacts.json").read_text())[
+    "observability"
+]["lineage_namespace"]
+POSTGRES_URL = os.environ.get("FLOE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")

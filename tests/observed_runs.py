@@ -41,7 +41,11 @@ def observe(
     observability = data["observability"]
     if lineage_url:
         observability["lineage"] = True
-        floe_dagster_settings(data)["lineage"] = {"type": "http", "url": lineage_url, "timeout_seconds": 2}
+        floe_dagster_settings(data)["lineage"] = {
+            "type": "http",
+            "url": lineage_url,
+            "timeout_seconds": 2,
+        }
     if otlp_url:
         telemetry = observability["telemetry"]
         telemetry.update(enabled=True, otlp_endpoint=otlp_url, otlp_protocol="http")
@@ -55,7 +59,15 @@ def materialize(
     home = dagster_home
     home.mkdir(exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    args = ["dagster", "asset", "materialize", "--select", select, "-f", str(product / "definitions.py")]
+    args = [
+        "dagster",
+        "asset",
+        "materialize",
+        "--select",
+        select,
+        "-f",
+        str(product / "definitions.py"),
+    ]
     if partition_range:
         args += ["--partition-range", partition_range]
     return subprocess.run(

@@ -30,7 +30,9 @@ class ReceivedSpan:
 
 
 @contextmanager
-def receiver(decode: Callable[[bytes], list[Any]], reply: bytes = b"") -> Iterator[tuple[str, list]]:
+def receiver(
+    decode: Callable[[bytes], list[Any]], reply: bytes = b""
+) -> Iterator[tuple[str, list]]:
     """Serve POSTs on 127.0.0.1; yields (base URL, list of decoded items, appended as they come)."""
     received: list[Any] = []
 

@@ -44,6 +44,8 @@ def materialize(product_dir, instance, keys, partition, raise_on_error=True):
     defs = load_product_definitions("customer_360", product_dir)
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
-        instance=instance, partition_key=partition, asset_selection=list(keys),
+        instance=instance,
+        partition_key=partition,
+        asset_selection=list(keys),
         raise_on_error=raise_on_error,
     )

@@ -50,13 +50,31 @@ def backfill_and_wait(product_dir, env, tmp_path):
     log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen(
         ["dagster-daemon", "run", "-w", str(workspace)],
-        env=cli_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=cli_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         done = subprocess.run(
-            ["dagster", "job", "backfill", "-j", "daily_job", "--from", DAYS[0], "--to", DAYS[-1],
-             "--noprompt", "-w", str(workspace)],
-            env=cli_env(**env), capture_output=True, text=True, timeout=300,
+            [
+                "dagster",
+                "job",
+                "backfill",
+                "-j",
+                "daily_job",
+                "--from",
+                DAYS[0],
+                "--to",
+                DAYS[-1],
+                "--noprompt",
+                "-w",
+                str(workspace),
+            ],
+            env=cli_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
@@ -85,13 +103,18 @@ def backfill_and_wait(product_dir, env, tmp_path):
 
 @pytest.mark.parametrize(
     ("policy", "expected_runs"),
-    [({"policy": "chunked", "chunk_size": 4}, math.ceil(len(DAYS) / 4)), ({"policy": "coalesced"}, 1)],
+    [
+        ({"policy": "chunked", "chunk_size": 4}, math.ceil(len(DAYS) / 4)),
+        ({"policy": "coalesced"}, 1),
+    ],
     ids=["chunked-4", "coalesced"],
 )
 def test_cli_backfill_makes_one_run_per_chunk_and_completes_every_partition(
     edit_artifacts, postgres_home, tmp_path, policy, expected_runs
 ):
-    product_dir = edit_artifacts(lambda d: floe_dagster_settings(d)["transforms"][3].update(backfill=policy))
+    product_dir = edit_artifacts(
+        lambda d: floe_dagster_settings(d)["transforms"][3].update(backfill=policy)
+    )
     runs, materialized = backfill_and_wait(product_dir, postgres_home, tmp_path)
     assert len(runs) == expected_runs
     assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)

@@ -116,7 +116,7 @@ def load_error(page: Page) -> str:
 def shows(label: str, name: str) -> bool:
     """The graph shortens long names in the middle (`int_custom…_orders`)."""
     head, dots, tail = label.partition("…")
-    return label == name or bool(dots) and name.startswith(head) and name.endswith(tail)
+    return label == name or (bool(dots) and name.startswith(head) and name.endswith(tail))
 
 
 def test_the_code_location_loads_without_error(page: Page):

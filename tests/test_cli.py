@@ -46,10 +46,17 @@ def test_dagster_definitions_validate_accepts_the_workspace(demo_manifest):
 
 
 def test_a_bad_product_fails_dagster_definitions_validate_with_the_floe_message(edit_artifacts):
-    project = edit_artifacts(lambda d: floe_dagster_settings(d)["schedules"][0].update(timezone="Mars/Olympus"))
+    project = edit_artifacts(
+        lambda d: floe_dagster_settings(d)["schedules"][0].update(timezone="Mars/Olympus")
+    )
     done = run(
-        VENV_BIN / "dagster", "definitions", "validate", "-f", project / "definitions.py",
-        "-d", project,
+        VENV_BIN / "dagster",
+        "definitions",
+        "validate",
+        "-f",
+        project / "definitions.py",
+        "-d",
+        project,
     )
     assert done.returncode != 0
     assert "unknown timezone 'Mars/Olympus'" in done.stdout + done.stderr

@@ -37,7 +37,9 @@ def test_tag_key_check_accepts_dbt_style_tags_and_rejects_spaces():
 def test_dbt_selection_resolves_path_tag_and_graph_operators(demo_manifest):
     selector = DbtSelector(json.loads(demo_manifest.read_text()), DEMO)
     selected = selector.select("path:models/staging")
-    assert {u for u in selected if u.startswith("model.")} == {f"model.customer_360.stg_{t}" for t in ("customers", "orders", "payments")}
+    assert {u for u in selected if u.startswith("model.")} == {
+        f"model.customer_360.stg_{t}" for t in ("customers", "orders", "payments")
+    }
     upstream = selector.select("+fct_daily_revenue", exclude="path:models/staging")
     assert "model.customer_360.int_order_payments" in upstream
     assert "model.customer_360.stg_orders" not in upstream
@@ -66,13 +68,17 @@ def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds(demo_manifest
     @dbt_assets(manifest=manifest, select=select, name="step", dagster_dbt_translator=translator)
     def theirs(context, dbt: DbtCliResource): ...
 
-    @dbt_assets_for_unique_ids(manifest=manifest, translator=translator, unique_ids=ids, select=select, name="step")
+    @dbt_assets_for_unique_ids(
+        manifest=manifest, translator=translator, unique_ids=ids, select=select, name="step"
+    )
     def ours(context, dbt: DbtCliResource): ...
 
     assert_built_alike(ours, theirs)
 
 
-def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds_under_floes_translator(demo_manifest):
+def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds_under_floes_translator(
+    demo_manifest,
+):
     plan = load_plan("customer_360", DEMO)
     partitions = build_partitions(plan.files.artifacts.dagster.partition_schemes)
     translator = FloeDbtTranslator(plan, partitions)
@@ -82,14 +88,21 @@ def test_dbt_assets_for_resolved_ids_builds_what_dbt_assets_builds_under_floes_t
         partitions_def = partitions.get(group.partition_scheme) if group.partition_scheme else None
 
         @dbt_assets(
-            manifest=plan.manifest, select=select, name=group.name,
-            dagster_dbt_translator=translator, partitions_def=partitions_def,
+            manifest=plan.manifest,
+            select=select,
+            name=group.name,
+            dagster_dbt_translator=translator,
+            partitions_def=partitions_def,
         )
         def theirs(context, dbt: DbtCliResource): ...
 
         @dbt_assets_for_unique_ids(
-            manifest=plan.manifest, translator=translator, unique_ids=selector.select(select),
-            select=select, name=group.name, partitions_def=partitions_def,
+            manifest=plan.manifest,
+            translator=translator,
+            unique_ids=selector.select(select),
+            select=select,
+            name=group.name,
+            partitions_def=partitions_def,
         )
         def ours(context, dbt: DbtCliResource): ...
 
@@ -114,15 +127,20 @@ def test_a_predefined_stub_is_the_asset_dagster_creates_for_a_dangling_dependenc
 
     theirs = Definitions(assets=[orders]).get_repository_def().asset_graph
     ours = Definitions(assets=[orders, dagster_stub_asset(AssetKey("raw_orders"), metadata)])
-    node, expected = ours.get_repository_def().asset_graph.get(AssetKey("raw_orders")), theirs.get(AssetKey("raw_orders"))
+    node, expected = (
+        ours.get_repository_def().asset_graph.get(AssetKey("raw_orders")),
+        theirs.get(AssetKey("raw_orders")),
+    )
     assert list(node.assets_def.specs) == list(expected.assets_def.specs)
     assert (node.is_external, node.is_materializable, node.child_keys) == (
-        expected.is_external, expected.is_materializable, expected.child_keys
+        expected.is_external,
+        expected.is_materializable,
+        expected.child_keys,
     )
 
 
 @pytest.fixture
-def event_instance(storage_home):  # noqa: F811
+def event_instance(storage_home):
     """A real instance on SQLite or on a fresh PostgreSQL database."""
     with instance_at(storage_home) as instance:
         yield instance
@@ -134,9 +152,16 @@ def test_latest_partition_materializations_of_many_assets_in_one_statement(event
     from floe_dagster.compat import latest_partition_materializations
 
     a, b = AssetKey(["x", "a"]), AssetKey("b")
-    for key, partition, code in [(a, "p1", "v1"), (a, "p1", "v2"), (b, "p2", None), (b, "p9", "v1")]:
+    for key, partition, code in [
+        (a, "p1", "v1"),
+        (a, "p1", "v2"),
+        (b, "p2", None),
+        (b, "p9", "v1"),
+    ]:
         tags = {"dagster/code_version": code} if code else {}
-        event_instance.report_runless_asset_event(AssetMaterialization(key, partition=partition, tags=tags))
+        event_instance.report_runless_asset_event(
+            AssetMaterialization(key, partition=partition, tags=tags)
+        )
     latest = {k: event_instance.fetch_materializations(k, limit=3).records for k in (a, b)}
     with count_statements() as statements:
         found = latest_partition_materializations(event_instance, [a, b], ["p1", "p2", "p3"])
@@ -161,7 +186,9 @@ def test_code_version_is_read_from_a_whole_event_on_other_sql_storages():
     assert _code_version_from_event(serialize_value(untagged)) is None
 
 
-def test_attempts_since_materialization_are_planned_events_no_materialization_followed(event_instance):
+def test_attempts_since_materialization_are_planned_events_no_materialization_followed(
+    event_instance,
+):
     from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterRun
     from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
 
@@ -189,7 +216,8 @@ def test_attempts_since_materialization_are_planned_events_no_materialization_fo
         found = attempts_since_materialization(event_instance, [key], ["p1", "p2"])
     assert len(statements) == 1
     assert sorted((p, run_id) for _, p, run_id, _ in found) == [
-        ("p1", "run-after"), ("p2", "run-never-materialized")
+        ("p1", "run-after"),
+        ("p2", "run-never-materialized"),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from dagster import (
@@ -35,7 +35,7 @@ def test_conflict_is_skipped_recorded_and_visible_in_tick_ui_and_cli(
     product_dir, edit_artifacts, dagster_home, capfd
 ):
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        first = tick(product_dir, instance, datetime(2026, 6, 1, 4, tzinfo=timezone.utc))
+        first = tick(product_dir, instance, datetime(2026, 6, 1, 4, tzinfo=UTC))
         (request,) = first.run_requests
         run = DagsterRun(  # what the daemon creates from the request
             job_name="customer_360_daily_job",
@@ -45,7 +45,7 @@ def test_conflict_is_skipped_recorded_and_visible_in_tick_ui_and_cli(
 
         edit_artifacts(lambda d: d["metadata"].update(source_hash="sha256:" + "1" * 64))
         capfd.readouterr()
-        second = tick(product_dir, instance, datetime(2026, 6, 2, 4, tzinfo=timezone.utc))
+        second = tick(product_dir, instance, datetime(2026, 6, 2, 4, tzinfo=UTC))
         tick_log = capfd.readouterr().err  # the tick's logger; the daemon captures it per tick
 
         assert second.run_requests == [] or second.run_requests is None
@@ -65,22 +65,28 @@ def test_conflict_is_skipped_recorded_and_visible_in_tick_ui_and_cli(
     # 3. the CLI
     listed = subprocess.run(
         [VENV_BIN / "floe-dagster", "conflicts", "--json"],
-        capture_output=True, text=True, env=cli_env(DAGSTER_HOME=str(dagster_home)), check=True,
+        capture_output=True,
+        text=True,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        check=True,
     )
     (record,) = json.loads(listed.stdout)
     assert record["run_key"] == request.run_key and record["held_by_run_id"] == run.run_id
     table = subprocess.run(
         [VENV_BIN / "floe-dagster", "conflicts"],
-        capture_output=True, text=True, env=cli_env(DAGSTER_HOME=str(dagster_home)), check=True,
+        capture_output=True,
+        text=True,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        check=True,
     )
     assert request.run_key in table.stdout and "2026-04-10" in table.stdout
 
 
 def test_a_later_tick_for_the_same_partition_is_a_duplicate(product_dir, dagster_home):
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        (request,) = tick(product_dir, instance, datetime(2026, 6, 1, 4, tzinfo=timezone.utc)).run_requests
+        (request,) = tick(product_dir, instance, datetime(2026, 6, 1, 4, tzinfo=UTC)).run_requests
         run = DagsterRun(job_name="customer_360_daily_job", tags=request.tags)
         instance.add_run(run)
-        later = tick(product_dir, instance, datetime(2026, 6, 2, 4, tzinfo=timezone.utc))
+        later = tick(product_dir, instance, datetime(2026, 6, 2, 4, tzinfo=UTC))
     assert not later.run_requests
     assert later.skip_message.startswith("duplicate:") and run.run_id in later.skip_message

@@ -1,6 +1,7 @@
 """customer_360 becomes the Dagster definitions a user expects to see."""
 
 import json
+from datetime import UTC
 
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus
@@ -22,8 +23,14 @@ def key(*parts: str) -> AssetKey:
 
 def test_every_dbt_model_and_ingested_table_is_an_asset_under_the_product_namespace(repo):
     models = [
-        "stg_customers", "stg_orders", "stg_payments", "int_order_payments",
-        "int_customer_orders", "fct_orders", "fct_daily_revenue", "dim_customers",
+        "stg_customers",
+        "stg_orders",
+        "stg_payments",
+        "int_order_payments",
+        "int_customer_orders",
+        "fct_orders",
+        "fct_daily_revenue",
+        "dim_customers",
         "country_revenue",
     ]
     tables = [("shop", t) for t in ("customers", "orders", "payments")]
@@ -62,7 +69,10 @@ def test_dbt_tests_become_asset_checks_on_their_models(repo):
     checks = {(c.asset_key, c.name) for c in repo.asset_graph.asset_check_keys}
     checks = {c for c in checks if c[1] != "partition_staleness"}
     assert (key("fct_orders"), "unique_fct_orders_order_id") in checks
-    assert (key("stg_orders"), "accepted_values_stg_orders_status__placed__shipped__completed__returned") in checks
+    assert (
+        key("stg_orders"),
+        "accepted_values_stg_orders_status__placed__shipped__completed__returned",
+    ) in checks
     assert len(checks) == 20
 
 
@@ -88,19 +98,25 @@ def test_order_models_and_order_ingestion_are_daily_partitioned(repo):
 
 
 def test_scheduled_tick_requests_the_last_complete_partition(repo):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dagster import build_schedule_context, instance_for_test
 
     schedule = repo.get_schedule_def("customer_360_daily")
-    at = datetime(2026, 2, 15, 6, tzinfo=timezone.utc)
+    at = datetime(2026, 2, 15, 6, tzinfo=UTC)
     with instance_for_test() as instance:  # the tick checks its run key against instance storage
-        context = build_schedule_context(instance=instance, scheduled_execution_time=at, repository_def=repo)
+        context = build_schedule_context(
+            instance=instance, scheduled_execution_time=at, repository_def=repo
+        )
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-02-14"]
 
 
 def test_every_partitioned_asset_has_a_staleness_check(repo):
-    checked = {c.asset_key for c in repo.asset_graph.asset_check_keys if c.name == "partition_staleness"}
-    partitioned = {k for k in repo.asset_graph.get_all_asset_keys() if repo.asset_graph.get(k).partitions_def}
+    checked = {
+        c.asset_key for c in repo.asset_graph.asset_check_keys if c.name == "partition_staleness"
+    }
+    partitioned = {
+        k for k in repo.asset_graph.get_all_asset_keys() if repo.asset_graph.get(k).partitions_def
+    }
     assert checked == partitioned and len(checked) == 7

@@ -39,7 +39,9 @@ def demo_repo(demo_manifest) -> RepositoryDefinition:
 @pytest.fixture(scope="module")
 def k8s_repo(tmp_path_factory, demo_manifest) -> RepositoryDefinition:
     product = tmp_path_factory.mktemp("snapshot_k8s") / "customer_360"
-    shutil.copytree(DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__"))
+    shutil.copytree(
+        DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__")
+    )
     artifacts = json.loads((product / "compiled_artifacts.json").read_text())
     k8s_mode(artifacts)
     (product / "compiled_artifacts.json").write_text(json.dumps(artifacts))
@@ -57,7 +59,9 @@ def test_customer_360_steps_in_k8s_mode_match_the_snapshot(k8s_repo, snapshot):
 def test_a_changed_asset_spec_changes_what_is_snapshotted(demo_repo):
     changed = dict(demo_repo.assets_defs_by_key)
     key = min(changed, key=lambda k: k.to_user_string())
-    changed[key] = changed[key].map_asset_specs(lambda spec: spec.replace_attributes(group_name="moved"))
+    changed[key] = changed[key].map_asset_specs(
+        lambda spec: spec.replace_attributes(group_name="moved")
+    )
     assert assets(changed) != assets(demo_repo.assets_defs_by_key)
 
 
@@ -90,7 +94,10 @@ def assets(assets_defs_by_key: dict) -> dict[str, Any]:
 
 
 def checks(repo: RepositoryDefinition) -> dict[str, Any]:
-    defs = [*_unique(repo.assets_defs_by_key.values()), *_unique(repo.asset_checks_defs_by_key.values())]
+    defs = [
+        *_unique(repo.assets_defs_by_key.values()),
+        *_unique(repo.asset_checks_defs_by_key.values()),
+    ]
     return dict(
         sorted(
             (
@@ -108,7 +115,10 @@ def checks(repo: RepositoryDefinition) -> dict[str, Any]:
 
 
 def steps(repo: RepositoryDefinition) -> dict[str, Any]:
-    defs = [*_unique(repo.assets_defs_by_key.values()), *_unique(repo.asset_checks_defs_by_key.values())]
+    defs = [
+        *_unique(repo.assets_defs_by_key.values()),
+        *_unique(repo.asset_checks_defs_by_key.values()),
+    ]
     return {
         definition.node_def.name: _step(definition)
         for definition in sorted(
@@ -130,7 +140,9 @@ def _step(definition: AssetsDefinition | AssetChecksDefinition) -> dict[str, Any
         "tags": tags,
         "pool": op.pool,
         "retry": None if retry is None else [retry.max_retries, retry.delay, str(retry.backoff)],
-        "backfill": None if policy is None else [policy.policy_type.value, policy.max_partitions_per_run],
+        "backfill": None
+        if policy is None
+        else [policy.policy_type.value, policy.max_partitions_per_run],
     }
 
 
@@ -175,7 +187,10 @@ def sensors(repo: RepositoryDefinition) -> dict[str, Any]:
 def executor(repo: RepositoryDefinition) -> dict[str, Any]:
     """The run's executor and the config the artifacts baked into it."""
     executor_def = repo.get_implicit_global_asset_job_def().executor_def
-    return {"name": executor_def.name, "config": executor_def.config_schema.resolve_config({}).value}
+    return {
+        "name": executor_def.name,
+        "config": executor_def.config_schema.resolve_config({}).value,
+    }
 
 
 def partitions(definition: PartitionsDefinition | None) -> dict[str, Any] | str | None:

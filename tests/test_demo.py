@@ -33,7 +33,9 @@ def test_demo_command_materializes_every_asset_and_passes_every_check(tmp_path, 
             assert instance.get_latest_materialization_event(key), key
         evaluations = [
             e.dagster_event.event_specific_data
-            for e in instance.all_logs(runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            for e in instance.all_logs(
+                runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
         ]
     checked = {(e.asset_key, e.check_name) for e in evaluations}
     assert checked == {(c.asset_key, c.name) for c in graph.asset_check_keys}
@@ -44,7 +46,9 @@ def test_demo_command_materializes_every_asset_and_passes_every_check(tmp_path, 
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in ('main', 'raw') and table_name not like '\\_dlt%' escape '\\'"
         ).fetchall()
-        counts = {f"{s}.{t}": db.execute(f"select count(*) from {s}.{t}").fetchone()[0] for s, t in tables}
+        counts = {
+            f"{s}.{t}": db.execute(f"select count(*) from {s}.{t}").fetchone()[0] for s, t in tables
+        }
     assert len(counts) == 12
     assert all(n > 0 for n in counts.values()), counts
     assert counts["raw.orders"] + counts["raw.customers"] + counts["raw.payments"] >= 5000

@@ -26,7 +26,9 @@ def test_the_documented_command_prints_the_reference(capsys):
 def test_reference_has_a_section_for_every_object_and_a_row_for_every_field():
     schema = json_schema()
     page = markdown(schema)
-    sections = dict(re.findall(r"^#{2,3} (\S+)\n(.*?)(?=^#{2,3} |\Z)", page, re.MULTILINE | re.DOTALL))
+    sections = dict(
+        re.findall(r"^#{2,3} (\S+)\n(.*?)(?=^#{2,3} |\Z)", page, re.MULTILINE | re.DOTALL)
+    )
     objects = {"compiled_artifacts.json": schema, **schema["$defs"]}
     assert set(sections) - {"Objects"} == set(objects)
     for name, obj in objects.items():

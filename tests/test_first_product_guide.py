@@ -34,7 +34,9 @@ BLOCKS = guide_blocks(GUIDE.read_text())
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     target = tmp_path_factory.mktemp("guide") / "floe-dagster"
     for name in filter(None, listed.split("\0")):
@@ -51,15 +53,22 @@ def followed(clone: Path, tmp_path_factory: pytest.TempPathFactory):
     env = cli_env(DAGSTER_HOME=str(home))
     env.pop("FLOE_DUCKDB_PATH", None)
     script = "\n".join(["set -euxo pipefail", *BLOCKS])
-    done = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True,
-                          text=True, timeout=1500)
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1500
+    )
     return clone / "my_shop", home, done
 
 
 def test_the_guide_has_commands_for_every_step():
     commands = "\n".join(BLOCKS)
-    for step in ("floe-dagster init", "floe-dagster validate", "--partition-range", "--partition ",
-                 "dagster schedule start", "floe-dagster status"):
+    for step in (
+        "floe-dagster init",
+        "floe-dagster validate",
+        "--partition-range",
+        "--partition ",
+        "dagster schedule start",
+        "floe-dagster status",
+    ):
         assert step in commands, step
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from floe_core.schemas import compiled_artifacts as floe_ca  # a locked test dependency
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
-
-from floe_core.schemas import compiled_artifacts as floe_ca  # a locked test dependency
 
 from floe_dagster.contract import CompiledArtifacts
 from floe_dagster.contract import floe as ours

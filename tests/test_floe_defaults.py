@@ -40,8 +40,13 @@ def test_floes_dbt_profiles_are_used_with_placeholders_expanded_and_the_project_
 
 
 def test_a_file_without_settings_gets_assets_under_the_product_id_and_no_schedule(edit_artifacts):
-    repo = load_product_definitions("customer_360", edit_artifacts(without_settings)).get_repository_def()
-    assert AssetKey(["default", "customer_360", "dim_customers"]) in repo.asset_graph.get_all_asset_keys()
+    repo = load_product_definitions(
+        "customer_360", edit_artifacts(without_settings)
+    ).get_repository_def()
+    assert (
+        AssetKey(["default", "customer_360", "dim_customers"])
+        in repo.asset_graph.get_all_asset_keys()
+    )
     assert repo.schedule_defs == []
 
 
@@ -51,7 +56,9 @@ def test_default_schedule_builds_one_schedule_over_every_model_and_source(edit_a
         settings["schedules"] = []
         settings["default_schedule"] = {"cron": "30 5 * * *", "timezone": "Europe/Berlin"}
 
-    repo = load_product_definitions("customer_360", edit_artifacts(default_schedule)).get_repository_def()
+    repo = load_product_definitions(
+        "customer_360", edit_artifacts(default_schedule)
+    ).get_repository_def()
     (schedule,) = repo.schedule_defs
     assert schedule.name == "customer_360_default"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 5 * * *", "Europe/Berlin")
@@ -91,7 +98,12 @@ def test_floes_quality_tiers_and_tags_become_asset_tags(edit_artifacts):
 
 def test_a_hyphenated_floe_name_gives_valid_dagster_and_kubernetes_names(edit_artifacts):
     project = edit_artifacts(without_settings)
-    assert CompiledArtifacts.model_validate_json((project / "compiled_artifacts.json").read_bytes()).product_name == "customer-360"
+    assert (
+        CompiledArtifacts.model_validate_json(
+            (project / "compiled_artifacts.json").read_bytes()
+        ).product_name
+        == "customer-360"
+    )
     repo = load_product_definitions("customer-360", project).get_repository_def()
     names = [j.name for j in repo.get_all_jobs()] + [s.name for s in repo.sensor_defs]
     assert names and all(DAGSTER_NAME.match(n) for n in names), names

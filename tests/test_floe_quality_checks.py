@@ -12,7 +12,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+)
 
 from floe_dagster.assets.floe_quality_checks import build_floe_quality_checks, check_warnings
 from floe_dagster.definitions import load_plan
@@ -39,19 +45,40 @@ CHECKS = {
     "dim_customers": [
         qc("email_present", "not_null", "completeness", column="email"),
         qc("email_unique", "unique", "consistency", "info", column="email"),
-        qc("country_known", "accepted_values", "validity", column="country",
-           parameters={"values": ["DE"]}),
-        qc("lifetime_value_range", "expect_column_values_to_be_between", "accuracy", "critical",
-           column="lifetime_value", parameters={"max_value": -1}),
+        qc(
+            "country_known",
+            "accepted_values",
+            "validity",
+            column="country",
+            parameters={"values": ["DE"]},
+        ),
+        qc(
+            "lifetime_value_range",
+            "expect_column_values_to_be_between",
+            "accuracy",
+            "critical",
+            column="lifetime_value",
+            parameters={"max_value": -1},
+        ),
         qc("recent", "recency", "timeliness", column="signed_up_on"),
         qc("parked", "not_null", "completeness", column="full_name", enabled=False),
         qc("customer_id_present", "not_null", "completeness", column="customer_id"),
     ],
     "fct_orders": [
-        qc("has_orders", "expect_table_row_count_to_be_between", "completeness", "critical",
-           parameters={"min_value": 1}),
-        qc("small_amounts", "expect_column_values_to_be_between", "accuracy", column="amount",
-           parameters={"max_value": 0}),
+        qc(
+            "has_orders",
+            "expect_table_row_count_to_be_between",
+            "completeness",
+            "critical",
+            parameters={"min_value": 1},
+        ),
+        qc(
+            "small_amounts",
+            "expect_column_values_to_be_between",
+            "accuracy",
+            column="amount",
+            parameters={"max_value": 0},
+        ),
     ],
 }
 
@@ -136,6 +163,7 @@ def meta(evaluation) -> dict[str, Any]:
 
 def test_floe_accepts_the_artifacts_with_quality_checks_and_config(product) -> None:
     from floe_core.schemas.compiled_artifacts import CompiledArtifacts
+
     floe = CompiledArtifacts.model_validate_json((product / "compiled_artifacts.json").read_text())
     checks = {m.name: m.quality_checks for m in floe.transforms.models if m.quality_checks}
     assert {name: len(c) for name, c in checks.items()} == {"dim_customers": 7, "fct_orders": 2}
@@ -213,7 +241,7 @@ def test_unbuilt_checks_are_never_evaluated(run) -> None:
 
 def test_an_unsupported_type_is_a_validate_warning_naming_model_and_check(validate) -> None:
     assert validate.returncode == 0, validate.stderr[-3000:]
-    lines = [l for l in validate.stderr.splitlines() if "'recent'" in l]
+    lines = [line for line in validate.stderr.splitlines() if "'recent'" in line]
     assert len(lines) == 1, validate.stderr[-3000:]
     assert lines[0].startswith("warning: ")
     assert "'dim_customers'" in lines[0] and "'recency'" in lines[0]
@@ -222,9 +250,9 @@ def test_an_unsupported_type_is_a_validate_warning_naming_model_and_check(valida
 
 def test_a_gold_model_missing_required_test_types_is_a_validate_warning(validate, product) -> None:
     model_file = product / "models" / "marts" / "dim_customers.sql"
-    lines = [l for l in validate.stderr.splitlines() if str(model_file) in l]
+    lines = [line for line in validate.stderr.splitlines() if str(model_file) in line]
     assert any(
-        "required_tests" in l and "accepted_values, relationships" in l for l in lines
+        "required_tests" in line and "accepted_values, relationships" in line for line in lines
     ), validate.stderr[-3000:]
 
 
@@ -239,7 +267,8 @@ def test_no_asset_check_is_built_for_unsupported_disabled_or_duplicate_checks(pr
 
 def test_a_check_duplicating_a_dbt_test_is_a_warning_as_dbt_takes_precedence(product) -> None:
     (warning,) = [
-        w for w in check_warnings(read_product_files("customer_360", product))
+        w
+        for w in check_warnings(read_product_files("customer_360", product))
         if "customer_id_present" in w.message
     ]
     assert "not_null_dim_customers_customer_id" in warning.message

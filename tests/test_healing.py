@@ -20,7 +20,12 @@ from tests.staleness_fixtures import instance, key  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-DOWNSTREAM_OF_ORDERS = {key("stg_orders"), key("int_order_payments"), key("fct_orders"), key("fct_daily_revenue")}
+DOWNSTREAM_OF_ORDERS = {
+    key("stg_orders"),
+    key("int_order_payments"),
+    key("fct_orders"),
+    key("fct_daily_revenue"),
+}
 
 
 def staleness(data, **policy):
@@ -28,7 +33,9 @@ def staleness(data, **policy):
 
 
 def dagster_cli(env, *args):
-    done = subprocess.run(["dagster", *args], env=cli_env(**env), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["dagster", *args], env=cli_env(**env), capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -40,10 +47,28 @@ def test_sensor_refreshes_exactly_the_affected_downstream_partitions_once(
     )
     env = {"DAGSTER_HOME": str(dagster_home), "FLOE_DUCKDB_PATH": str(tmp_path / "wh.duckdb")}
     definitions = str(product_dir / "definitions.py")
-    dagster_cli(env, "asset", "materialize", "--select", "tag:floe/partition_scheme=daily",
-                "--partition-range", "2026-04-08...2026-04-10", "-f", definitions)
-    dagster_cli(env, "asset", "materialize", "--select", "sales/customer_360/shop/orders",
-                "--partition", "2026-04-09", "-f", definitions)
+    dagster_cli(
+        env,
+        "asset",
+        "materialize",
+        "--select",
+        "tag:floe/partition_scheme=daily",
+        "--partition-range",
+        "2026-04-08...2026-04-10",
+        "-f",
+        definitions,
+    )
+    dagster_cli(
+        env,
+        "asset",
+        "materialize",
+        "--select",
+        "sales/customer_360/shop/orders",
+        "--partition",
+        "2026-04-09",
+        "-f",
+        definitions,
+    )
 
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
@@ -51,8 +76,13 @@ def test_sensor_refreshes_exactly_the_affected_downstream_partitions_once(
         f"      location_name: customer_360\n      working_directory: {product_dir}\n"
     )
     log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(["dagster-daemon", "run", "-w", str(workspace)], env=cli_env(**env),
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    daemon = subprocess.Popen(
+        ["dagster-daemon", "run", "-w", str(workspace)],
+        env=cli_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         with DagsterInstance.from_config(str(dagster_home)) as inst:
             healing, ticks_after = wait_for_healing_then_two_more_ticks(inst, tmp_path)
@@ -72,8 +102,11 @@ def wait_for_healing_then_two_more_ticks(inst, tmp_path):
     deadline = time.monotonic() + 900
     finished_at = None
     while True:
-        runs = [r for r in inst.get_runs(RunsFilter(tags={"floe/product": "customer_360"}))
-                if r.tags.get("floe/trigger", "").startswith("staleness:")]
+        runs = [
+            r
+            for r in inst.get_runs(RunsFilter(tags={"floe/product": "customer_360"}))
+            if r.tags.get("floe/trigger", "").startswith("staleness:")
+        ]
         if runs and all(r.is_finished for r in runs) and finished_at is None:
             finished_at = time.time()
         if finished_at is not None:
@@ -85,13 +118,17 @@ def wait_for_healing_then_two_more_ticks(inst, tmp_path):
 
 
 def sensor_ticks(inst):
-    state = next(s for s in inst.all_instigator_state()
-                 if s.instigator_name == "customer_360_staleness")
+    state = next(
+        s for s in inst.all_instigator_state() if s.instigator_name == "customer_360_staleness"
+    )
     return inst.get_ticks(state.instigator_origin_id, state.selector_id)
 
 
 def test_a_failing_partition_is_retried_with_backoff_and_given_up_at_the_limit(
-    edit_artifacts, instance, monkeypatch, tmp_path  # noqa: F811
+    edit_artifacts,
+    instance,
+    monkeypatch,
+    tmp_path,
 ):
     product_dir = edit_artifacts(
         lambda d: staleness(d, window=1, retry={"max_attempts": 2, "base_seconds": 3, "factor": 1})
@@ -105,12 +142,17 @@ def test_a_failing_partition_is_retried_with_backoff_and_given_up_at_the_limit(
     job = defs.resolve_implicit_global_asset_job_def()
 
     def tick():
-        return sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repo, sensor_name=sensor.name))
+        return sensor.evaluate_tick(
+            build_sensor_context(instance=instance, repository_def=repo, sensor_name=sensor.name)
+        )
 
     def run(request):
         result = job.execute_in_process(
-            instance=instance, partition_key=request.partition_key,
-            asset_selection=request.asset_selection, tags=request.tags, raise_on_error=False,
+            instance=instance,
+            partition_key=request.partition_key,
+            asset_selection=request.asset_selection,
+            tags=request.tags,
+            raise_on_error=False,
         )
         assert not result.success
 

@@ -29,7 +29,9 @@ PRODUCTS = {
         {
             "name": "customer_360",
             "env": {"DBT_TARGET": "prod"},
-            "secretEnv": [{"name": "WAREHOUSE_PASSWORD", "secretName": "warehouse", "key": "password"}],
+            "secretEnv": [
+                {"name": "WAREHOUSE_PASSWORD", "secretName": "warehouse", "key": "password"}
+            ],
             "envFromSecrets": ["customer-360-env"],
             "envFromConfigMaps": ["customer-360-settings"],
             "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
@@ -37,8 +39,12 @@ PRODUCTS = {
             "serviceAccountName": "customer-360",
             "imagePullSecrets": [{"name": "customer-360-registry"}],
         },
-        {"name": "orders_mart", "image": "registry.example/floe/orders_mart:2.1.0", "port": 4000,
-         "includeConfigInLaunchedRuns": {"enabled": False}},
+        {
+            "name": "orders_mart",
+            "image": "registry.example/floe/orders_mart:2.1.0",
+            "port": 4000,
+            "includeConfigInLaunchedRuns": {"enabled": False},
+        },
     ],
     "serviceAccountName": "floe-products",
     "imagePullSecrets": [{"name": "registry-credentials"}],
@@ -85,8 +91,10 @@ def test_each_product_gets_a_deployment_and_a_service(tmp_path):
     objects = render(PRODUCTS, tmp_path)
     names = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
     assert names == [
-        ("Deployment", "floe-customer-360"), ("Deployment", "floe-orders-mart"),
-        ("Service", "floe-customer-360"), ("Service", "floe-orders-mart"),
+        ("Deployment", "floe-customer-360"),
+        ("Deployment", "floe-orders-mart"),
+        ("Service", "floe-customer-360"),
+        ("Service", "floe-orders-mart"),
     ]
 
 
@@ -100,7 +108,9 @@ def test_rendered_chart_meets_the_policy(tmp_path):
 
 
 def test_code_server_runs_the_products_definitions_and_probes_its_health_check(tmp_path):
-    container = deployment(render(PRODUCTS, tmp_path), "floe-orders-mart")["spec"]["template"]["spec"]["containers"][0]
+    container = deployment(render(PRODUCTS, tmp_path), "floe-orders-mart")["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     assert container["command"][:3] == ["dagster", "code-server", "start"]
     assert "/opt/floe/products/orders_mart/definitions.py" in container["command"]
     assert container["image"] == "registry.example/floe/orders_mart:2.1.0"
@@ -110,13 +120,19 @@ def test_code_server_runs_the_products_definitions_and_probes_its_health_check(t
 
 
 def test_secrets_are_rendered_only_as_references(tmp_path):
-    container = deployment(render(PRODUCTS, tmp_path), "floe-customer-360")["spec"]["template"]["spec"]["containers"][0]
+    container = deployment(render(PRODUCTS, tmp_path), "floe-customer-360")["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["WAREHOUSE_PASSWORD"] == {
-        "name": "WAREHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}}}
+        "name": "WAREHOUSE_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}},
+    }
     assert env["DBT_TARGET"]["value"] == "prod"
     assert container["envFrom"] == [
-        {"secretRef": {"name": "customer-360-env"}}, {"configMapRef": {"name": "customer-360-settings"}}]
+        {"secretRef": {"name": "customer-360-env"}},
+        {"configMapRef": {"name": "customer-360-settings"}},
+    ]
 
 
 def test_values_schema_rejects_a_secret_as_a_plain_env_var(tmp_path):
@@ -128,15 +144,22 @@ def test_values_schema_rejects_a_secret_as_a_plain_env_var(tmp_path):
 
 
 def test_values_schema_rejects_a_root_container(tmp_path):
-    values = {**PRODUCTS, "securityContext": {"runAsNonRoot": False, "readOnlyRootFilesystem": True}}
+    values = {
+        **PRODUCTS,
+        "securityContext": {"runAsNonRoot": False, "readOnlyRootFilesystem": True},
+    }
     assert helm("template", RELEASE, str(CHART), values=values, tmp=tmp_path).returncode != 0
 
 
 def test_policy_flags_an_inline_secret(tmp_path):
     objects = render(PRODUCTS, tmp_path)
-    container = deployment(objects, "floe-customer-360")["spec"]["template"]["spec"]["containers"][0]
+    container = deployment(objects, "floe-customer-360")["spec"]["template"]["spec"]["containers"][
+        0
+    ]
     container["env"].append({"name": "WAREHOUSE_PASSWORD", "value": "hunter2"})
-    objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg"}, "stringData": {"p": "x"}})
+    objects.append(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg"}, "stringData": {"p": "x"}}
+    )
     found = violations(objects)
     assert any("WAREHOUSE_PASSWORD carries a secret inline" in v for v in found)
     assert any(v.startswith("Secret/pg: carries secret data inline") for v in found)
@@ -146,7 +169,9 @@ def test_policy_flags_a_missing_resource_limit(tmp_path):
     objects = render(PRODUCTS, tmp_path)
     container = deployment(objects, "floe-orders-mart")["spec"]["template"]["spec"]["containers"][0]
     del container["resources"]["limits"]["memory"]
-    assert violations(objects) == ["Deployment/floe-orders-mart container code-server: no memory limit: set resources.limits.memory"]
+    assert violations(objects) == [
+        "Deployment/floe-orders-mart container code-server: no memory limit: set resources.limits.memory"
+    ]
 
 
 def test_policy_flags_a_root_container(tmp_path):
@@ -155,7 +180,9 @@ def test_policy_flags_a_root_container(tmp_path):
     pod["securityContext"]["runAsUser"] = 0
     pod["containers"][0]["securityContext"].pop("runAsNonRoot")
     pod["securityContext"].pop("runAsNonRoot")
-    assert violations(objects) == ["Deployment/floe-orders-mart container code-server: may run as root: set securityContext.runAsNonRoot: true"]
+    assert violations(objects) == [
+        "Deployment/floe-orders-mart container code-server: may run as root: set securityContext.runAsNonRoot: true"
+    ]
 
 
 def pod(objects: list[dict], name: str) -> dict:
@@ -165,52 +192,116 @@ def pod(objects: list[dict], name: str) -> dict:
 def test_a_product_names_its_own_service_account_pull_secrets_and_volumes(tmp_path):
     objects = render(PRODUCTS, tmp_path)
     own, default = pod(objects, "floe-customer-360"), pod(objects, "floe-orders-mart")
-    assert (own["serviceAccountName"], own["imagePullSecrets"]) == ("customer-360", [{"name": "customer-360-registry"}])
-    assert (default["serviceAccountName"], default["imagePullSecrets"]) == ("floe-products", [{"name": "registry-credentials"}])
-    assert own["volumes"] == [{"name": "tmp", "emptyDir": {}}, {"name": "certs", "secret": {"secretName": "warehouse-ca"}}]
-    assert own["containers"][0]["volumeMounts"][1] == {"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}
+    assert (own["serviceAccountName"], own["imagePullSecrets"]) == (
+        "customer-360",
+        [{"name": "customer-360-registry"}],
+    )
+    assert (default["serviceAccountName"], default["imagePullSecrets"]) == (
+        "floe-products",
+        [{"name": "registry-credentials"}],
+    )
+    assert own["volumes"] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "certs", "secret": {"secretName": "warehouse-ca"}},
+    ]
+    assert own["containers"][0]["volumeMounts"][1] == {
+        "name": "certs",
+        "mountPath": "/etc/floe/certs",
+        "readOnly": True,
+    }
 
 
 def test_code_servers_get_the_instances_postgresql_settings_and_its_password_by_reference(tmp_path):
-    values = {**PRODUCTS, "instance": {"postgresql": {
-        "host": "pg.data", "port": 6432, "username": "dagster_app", "database": "dagster_prod",
-        "passwordSecret": {"name": "dagster-pg", "key": "password"}}}}
-    env = {e["name"]: e for e in pod(render(values, tmp_path), "floe-orders-mart")["containers"][0]["env"]}
-    assert {n: env[n]["value"] for n in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB")} == {
-        "DAGSTER_PG_HOST": "pg.data", "DAGSTER_PG_PORT": "6432", "DAGSTER_PG_USER": "dagster_app", "DAGSTER_PG_DB": "dagster_prod"}
-    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "dagster-pg", "key": "password"}}
+    values = {
+        **PRODUCTS,
+        "instance": {
+            "postgresql": {
+                "host": "pg.data",
+                "port": 6432,
+                "username": "dagster_app",
+                "database": "dagster_prod",
+                "passwordSecret": {"name": "dagster-pg", "key": "password"},
+            }
+        },
+    }
+    env = {
+        e["name"]: e
+        for e in pod(render(values, tmp_path), "floe-orders-mart")["containers"][0]["env"]
+    }
+    assert {
+        n: env[n]["value"]
+        for n in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB")
+    } == {
+        "DAGSTER_PG_HOST": "pg.data",
+        "DAGSTER_PG_PORT": "6432",
+        "DAGSTER_PG_USER": "dagster_app",
+        "DAGSTER_PG_DB": "dagster_prod",
+    }
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "dagster-pg", "key": "password"}
+    }
 
 
 def test_runs_launched_from_a_product_get_its_env_secrets_and_volumes(tmp_path):
     objects = render(PRODUCTS, tmp_path)
     env = {e["name"]: e for e in pod(objects, "floe-customer-360")["containers"][0]["env"]}
-    assert json.loads(env["DAGSTER_CONTAINER_CONTEXT"]["value"]) == {"k8s": {
-        "image_pull_policy": "IfNotPresent",
-        "image_pull_secrets": [{"name": "customer-360-registry"}],
-        "service_account_name": "customer-360",
-        "env": [{"name": "DBT_TARGET", "value": "prod"},
-                {"name": "WAREHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}}}],
-        "env_secrets": ["customer-360-env"],
-        "env_config_maps": ["customer-360-settings"],
-        "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
-        "volume_mounts": [{"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}],
-    }}
+    assert json.loads(env["DAGSTER_CONTAINER_CONTEXT"]["value"]) == {
+        "k8s": {
+            "image_pull_policy": "IfNotPresent",
+            "image_pull_secrets": [{"name": "customer-360-registry"}],
+            "service_account_name": "customer-360",
+            "env": [
+                {"name": "DBT_TARGET", "value": "prod"},
+                {
+                    "name": "WAREHOUSE_PASSWORD",
+                    "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}},
+                },
+            ],
+            "env_secrets": ["customer-360-env"],
+            "env_config_maps": ["customer-360-settings"],
+            "volumes": [{"name": "certs", "secret": {"secretName": "warehouse-ca"}}],
+            "volume_mounts": [{"name": "certs", "mountPath": "/etc/floe/certs", "readOnly": True}],
+        }
+    }
     switched_off = pod(objects, "floe-orders-mart")["containers"][0]["env"]
     assert "DAGSTER_CONTAINER_CONTEXT" not in {e["name"] for e in switched_off}
 
 
-@pytest.mark.parametrize("change, complaint", [
-    (lambda v: v["instance"]["postgresql"].update(password="hunter2"), "password"),
-    (lambda v: v["instance"]["postgresql"].update(passwordSecret=None), "passwordSecret"),  # null deletes a default
-    (lambda v: v["products"][0].update(envFromConfigMaps=["Not_A_Name"]), "envFromConfigMaps"),
-    (lambda v: v["products"][0].update(volumes=[{"name": "tmp", "emptyDir": {}}]), "volumes"),
-    (lambda v: v["products"][0].update(volumeMounts=[{"name": "certs", "mountPath": "/tmp"}]), "volumeMounts"),
-    (lambda v: v["products"][0].update(serviceAccountName="Customer 360"), "serviceAccountName"),
-    (lambda v: v["products"][0].update(imagePullSecrets=["registry-credentials"]), "imagePullSecrets"),
-    (lambda v: v["products"][0].update(includeConfigInLaunchedRuns={"enable": True}), "includeConfigInLaunchedRuns"),
-])
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (lambda v: v["instance"]["postgresql"].update(password="hunter2"), "password"),
+        (
+            lambda v: v["instance"]["postgresql"].update(passwordSecret=None),
+            "passwordSecret",
+        ),  # null deletes a default
+        (lambda v: v["products"][0].update(envFromConfigMaps=["Not_A_Name"]), "envFromConfigMaps"),
+        (lambda v: v["products"][0].update(volumes=[{"name": "tmp", "emptyDir": {}}]), "volumes"),
+        (
+            lambda v: v["products"][0].update(
+                volumeMounts=[{"name": "certs", "mountPath": "/tmp"}]
+            ),
+            "volumeMounts",
+        ),
+        (
+            lambda v: v["products"][0].update(serviceAccountName="Customer 360"),
+            "serviceAccountName",
+        ),
+        (
+            lambda v: v["products"][0].update(imagePullSecrets=["registry-credentials"]),
+            "imagePullSecrets",
+        ),
+        (
+            lambda v: v["products"][0].update(includeConfigInLaunchedRuns={"enable": True}),
+            "includeConfigInLaunchedRuns",
+        ),
+    ],
+)
 def test_values_schema_rejects_a_malformed_deployment_option(tmp_path, change, complaint):
-    values = {**copy.deepcopy(PRODUCTS), "instance": yaml.safe_load((CHART / "values.yaml").read_text())["instance"]}
+    values = {
+        **copy.deepcopy(PRODUCTS),
+        "instance": yaml.safe_load((CHART / "values.yaml").read_text())["instance"],
+    }
     change(values)
     done = helm("template", RELEASE, str(CHART), values=values, tmp=tmp_path)
     assert done.returncode != 0

@@ -35,7 +35,9 @@ def test_the_written_artifacts_are_valid_under_floes_model_and_this_packages():
 
 
 def test_telemetry_attributes_are_derived_from_the_name_and_version():
-    data = artifacts_for("corner-shop", "0.3.0", "retail", "warehouse/corner_shop.duckdb", "sha256:00")
+    data = artifacts_for(
+        "corner-shop", "0.3.0", "retail", "warehouse/corner_shop.duckdb", "sha256:00"
+    )
     attributes = data["observability"]["telemetry"]["resource_attributes"]
     assert attributes["service_name"] == "corner_shop"
     assert attributes["service_version"] == attributes["floe_product_version"] == "0.3.0"
@@ -52,14 +54,17 @@ def test_init_writes_the_three_files_with_placeholders_marked(shop):
     assert artifacts["plugins"]["orchestrator"]["config"]["owners"] == ["team:TODO"]
     assert artifacts["plugins"]["compute"]["config"] == {"path": "warehouse/corner_shop.duckdb"}
     assert artifacts["metadata"]["product_version"] == "0.3.0"  # dbt_project.yml's
-    assert "load_product_definitions('corner-shop', Path(__file__).parent)" in (
-        shop / "definitions.py"
-    ).read_text()
+    assert (
+        "load_product_definitions('corner-shop', Path(__file__).parent)"
+        in (shop / "definitions.py").read_text()
+    )
     profiles = (shop / "profiles.yml").read_text()
     assert profiles.startswith("corner_shop:")
     assert "env_var('FLOE_DUCKDB_PATH', 'warehouse/corner_shop.duckdb')" in profiles
     assert set(result.placeholders) == {
-        "identity.domain", "identity.repository", "plugins.orchestrator.config.owners"
+        "identity.domain",
+        "identity.repository",
+        "plugins.orchestrator.config.owners",
     }
 
 

@@ -29,9 +29,19 @@ def test_materialization_is_recorded_in_postgres_instance_storage(
         FLOE_DUCKDB_PATH=str(tmp_path / "wh.duckdb"),
     )
     done = subprocess.run(
-        ["dagster", "asset", "materialize", "--select", "sales/customer_360/shop/customers",
-         "-f", str(product_dir / "definitions.py")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            "dagster",
+            "asset",
+            "materialize",
+            "--select",
+            "sales/customer_360/shop/customers",
+            "-f",
+            str(product_dir / "definitions.py"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 

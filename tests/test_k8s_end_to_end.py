@@ -25,7 +25,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from floe_dagster import load_product_definitions
-from tests.conftest import DEMO, REPO, cli_env, new_postgres_database, floe_dagster_settings
+from tests.conftest import DEMO, REPO, cli_env, floe_dagster_settings, new_postgres_database
 from tests.k8s_standin import KubernetesStandIn, schema_errors
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -68,7 +68,9 @@ class K8sRun:
 
 def _product(root: Path) -> Path:
     product = root / "customer_360"
-    shutil.copytree(DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__"))
+    shutil.copytree(
+        DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__")
+    )
     (product / "ingestion" / "flaky.py").write_text(FLAKY_SOURCE)
     path = product / "compiled_artifacts.json"
     artifacts = json.loads(path.read_text())
@@ -90,10 +92,16 @@ def _instance_home(root: Path, kubeconfig: Path) -> Path:
     home = root / "dagster_home"
     home.mkdir()
     instance = yaml.safe_load((REPO / "deploy" / "dagster-instance.k8s.yaml").read_text())
-    instance["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "DefaultRunCoordinator"}
+    instance["run_coordinator"] = {
+        "module": "dagster.core.run_coordinator",
+        "class": "DefaultRunCoordinator",
+    }
     launcher = instance["run_launcher"]["config"]
     launcher.update(
-        load_incluster_config=False, kubeconfig_file=str(kubeconfig), dagster_home=str(home), job_namespace=NAMESPACE
+        load_incluster_config=False,
+        kubeconfig_file=str(kubeconfig),
+        dagster_home=str(home),
+        job_namespace=NAMESPACE,
     )
     (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     return home
@@ -116,34 +124,73 @@ def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
         password = pg.password or "unused-with-trust-auth"
         env = cli_env(
             DAGSTER_HOME=str(home),
-            DAGSTER_PG_HOST=pg.hostname, DAGSTER_PG_PORT=str(pg.port or 5432),
-            DAGSTER_PG_USER=pg.username or "postgres", DAGSTER_PG_DB=pg.path.lstrip("/"),
+            DAGSTER_PG_HOST=pg.hostname,
+            DAGSTER_PG_PORT=str(pg.port or 5432),
+            DAGSTER_PG_USER=pg.username or "postgres",
+            DAGSTER_PG_DB=pg.path.lstrip("/"),
             DAGSTER_PG_PASSWORD=password,  # the webserver's and daemon's, from the same secret
             DAGSTER_CURRENT_IMAGE=IMAGE,  # what the chart's code server sets
         )
-        core = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(kubeconfig)))
-        core.create_namespaced_secret(NAMESPACE, {
-            "metadata": {"name": "dagster-postgresql-secret"},
-            "stringData": {"postgresql-password": password},
-        })
+        core = kubernetes.client.CoreV1Api(
+            kubernetes.config.new_client_from_config(str(kubeconfig))
+        )
+        core.create_namespaced_secret(
+            NAMESPACE,
+            {
+                "metadata": {"name": "dagster-postgresql-secret"},
+                "stringData": {"postgresql-password": password},
+            },
+        )
         launched = subprocess.run(
-            ["dagster", "job", "launch", "-f", str(product / "definitions.py"), "-d", str(product),
-             "-j", JOB, "--tags", json.dumps({"dagster/partition": PARTITION})],
-            cwd=product, env=env, capture_output=True, text=True, timeout=180,
+            [
+                "dagster",
+                "job",
+                "launch",
+                "-f",
+                str(product / "definitions.py"),
+                "-d",
+                str(product),
+                "-j",
+                JOB,
+                "--tags",
+                json.dumps({"dagster/partition": PARTITION}),
+            ],
+            cwd=product,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert launched.returncode == 0, launched.stdout + launched.stderr
 
         with pytest.MonkeyPatch.context() as patch:
-            for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "DAGSTER_PG_PASSWORD"):
+            for name in (
+                "DAGSTER_PG_HOST",
+                "DAGSTER_PG_PORT",
+                "DAGSTER_PG_USER",
+                "DAGSTER_PG_DB",
+                "DAGSTER_PG_PASSWORD",
+            ):
                 patch.setenv(name, env[name])
             run, events = _wait_for_run(home)
-        logs = events + "\n".join(f"--- {j['metadata']['name']}\n{standin.pod_log(j['metadata']['name'])[-3000:]}"
-                         for j in standin.created)
-        jobs = [standin.jobs[(NAMESPACE, b["metadata"]["name"])].to_json()
-                for b in standin.created if (NAMESPACE, b["metadata"]["name"]) in standin.jobs]
+        logs = events + "\n".join(
+            f"--- {j['metadata']['name']}\n{standin.pod_log(j['metadata']['name'])[-3000:]}"
+            for j in standin.created
+        )
+        jobs = [
+            standin.jobs[(NAMESPACE, b["metadata"]["name"])].to_json()
+            for b in standin.created
+            if (NAMESPACE, b["metadata"]["name"]) in standin.jobs
+        ]
         job = load_product_definitions("customer_360", product).get_repository_def().get_job(JOB)
-        yield K8sRun(run.status, jobs, list(standin.rejected),
-                     product / "warehouse" / "customer_360.duckdb", logs, {n.name for n in job.graph.nodes})
+        yield K8sRun(
+            run.status,
+            jobs,
+            list(standin.rejected),
+            product / "warehouse" / "customer_360.duckdb",
+            logs,
+            {n.name for n in job.graph.nodes},
+        )
     finally:
         standin.stop()
 
@@ -185,7 +232,11 @@ def test_the_run_succeeds_and_duckdb_has_the_partition_and_the_customers(k8s_run
 def test_k8s_run_launcher_creates_one_run_job(k8s_run):
     runs = [j for j in k8s_run.jobs if _component(j) == "run_worker"]
     assert len(runs) == 1
-    assert runs[0]["spec"]["template"]["spec"]["containers"][0]["args"][:3] == ["dagster", "api", "execute_run"]
+    assert runs[0]["spec"]["template"]["spec"]["containers"][0]["args"][:3] == [
+        "dagster",
+        "api",
+        "execute_run",
+    ]
 
 
 def test_every_step_runs_as_its_own_job(k8s_run):
@@ -195,7 +246,11 @@ def test_every_step_runs_as_its_own_job(k8s_run):
 
 
 def test_a_step_whose_pod_dies_fails_its_job_and_dagster_retries_it_in_a_new_job(k8s_run):
-    attempts = [j for j in _step_jobs(k8s_run) if j["metadata"]["labels"]["dagster/op"] == "ingest_shop_customers"]
+    attempts = [
+        j
+        for j in _step_jobs(k8s_run)
+        if j["metadata"]["labels"]["dagster/op"] == "ingest_shop_customers"
+    ]
     assert [bool(j["status"].get("failed")) for j in attempts] == [True, False]
     assert attempts[1]["status"]["succeeded"] == 1
     assert attempts[1]["metadata"]["name"] == attempts[0]["metadata"]["name"] + "-1"
@@ -205,16 +260,25 @@ def test_step_jobs_carry_workload_resources_no_kubernetes_retries_a_ttl_and_floe
     by_op = {j["metadata"]["labels"]["dagster/op"]: j for j in _step_jobs(k8s_run)}
     marts = by_op["dbt_unpartitioned_medium"]
     container = marts["spec"]["template"]["spec"]["containers"][0]
-    assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
     assert container["image"] == IMAGE
-    assert by_op["ingest_shop_orders"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
-        "cpu": "1", "memory": "1Gi"}
+    assert by_op["ingest_shop_orders"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+        "limits"
+    ] == {"cpu": "1", "memory": "1Gi"}
     for job in by_op.values():
         assert (job["spec"]["backoffLimit"], job["spec"]["ttlSecondsAfterFinished"]) == (0, 3600)
-    for op in [op for op in by_op if op.startswith(("dbt_", "ingest_"))]:  # the steps the artifacts label
+    for op in [
+        op for op in by_op if op.startswith(("dbt_", "ingest_"))
+    ]:  # the steps the artifacts label
         job = by_op[op]
         assert job["metadata"]["labels"]["floe/product"] == "customer_360"
-        assert job["spec"]["template"]["metadata"]["labels"]["floe/step"] == job["metadata"]["labels"]["dagster/op"]
+        assert (
+            job["spec"]["template"]["metadata"]["labels"]["floe/step"]
+            == job["metadata"]["labels"]["dagster/op"]
+        )
 
 
 def test_every_job_body_the_api_received_validates_against_the_openapi_schema(k8s_run):
@@ -226,5 +290,9 @@ def test_secrets_reach_jobs_only_by_reference(k8s_run):
     for job in k8s_run.jobs:
         env = job["spec"]["template"]["spec"]["containers"][0]["env"]
         password = next(e for e in env if e["name"] == "DAGSTER_PG_PASSWORD")
-        assert password == {"name": "DAGSTER_PG_PASSWORD", "valueFrom": {
-            "secretKeyRef": {"name": "dagster-postgresql-secret", "key": "postgresql-password"}}}
+        assert password == {
+            "name": "DAGSTER_PG_PASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": "dagster-postgresql-secret", "key": "postgresql-password"}
+            },
+        }

@@ -21,21 +21,41 @@ def k8s_mode(data: dict) -> None:
     floe_dagster_settings(data)["execution"] = {
         "mode": "k8s",
         "retries": {"max_retries": 2},
-        "workload_sizes": {"large": {"cpu_request": "3", "cpu_limit": "6", "memory_request": "12Gi", "memory_limit": "24Gi"}},
-        "k8s": {"image": IMAGE, "namespace": "analytics", "env_secrets": ["warehouse"], "ttl_seconds_after_finished": 3600},
+        "workload_sizes": {
+            "large": {
+                "cpu_request": "3",
+                "cpu_limit": "6",
+                "memory_request": "12Gi",
+                "memory_limit": "24Gi",
+            }
+        },
+        "k8s": {
+            "image": IMAGE,
+            "namespace": "analytics",
+            "env_secrets": ["warehouse"],
+            "ttl_seconds_after_finished": 3600,
+        },
     }
-    floe_dagster_settings(data)["transforms"].append({"select": "path:models/marts", "workload_size": "large"})
+    floe_dagster_settings(data)["transforms"].append(
+        {"select": "path:models/marts", "workload_size": "large"}
+    )
     floe_dagster_settings(data)["ingestion"][1]["workload_size"] = "medium"
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, demo_manifest):
     product = tmp_path_factory.mktemp("k8s_step") / "customer_360"
-    shutil.copytree(DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__"))
+    shutil.copytree(
+        DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__")
+    )
     artifacts = json.loads((product / "compiled_artifacts.json").read_text())
     k8s_mode(artifacts)
     (product / "compiled_artifacts.json").write_text(json.dumps(artifacts))
-    return load_product_definitions("customer_360", product).get_repository_def().get_job("customer_360_daily_job")
+    return (
+        load_product_definitions("customer_360", product)
+        .get_repository_def()
+        .get_job("customer_360_daily_job")
+    )
 
 
 def asset_steps(job) -> list:
@@ -48,7 +68,11 @@ def step_config(job, op: str) -> dict:
 
 
 def test_local_mode_has_no_kubernetes_config_and_runs_multiprocess(product_dir):
-    job = load_product_definitions("customer_360", product_dir).get_repository_def().get_job("customer_360_daily_job")
+    job = (
+        load_product_definitions("customer_360", product_dir)
+        .get_repository_def()
+        .get_job("customer_360_daily_job")
+    )
     assert job.executor_def.name == "multiprocess"
     assert all("dagster-k8s/config" not in node.definition.tags for node in job.graph.nodes)
 
@@ -58,9 +82,17 @@ def test_k8s_mode_runs_each_step_with_the_k8s_job_executor(job):
 
 
 def test_step_resources_follow_the_workload_size_of_its_selection(job):
-    by_op = {n.name: step_config(job, n.name)["container_config"]["resources"] for n in asset_steps(job)}
-    assert by_op["ingest_shop_orders"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
-    assert by_op["ingest_shop_customers"]["limits"] == {"cpu": "1", "memory": "1Gi"}  # small, the default
+    by_op = {
+        n.name: step_config(job, n.name)["container_config"]["resources"] for n in asset_steps(job)
+    }
+    assert by_op["ingest_shop_orders"] == {
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    assert by_op["ingest_shop_customers"]["limits"] == {
+        "cpu": "1",
+        "memory": "1Gi",
+    }  # small, the default
     large = [op for op in by_op if "large" in op]  # the marts' dbt steps
     assert large and all(by_op[op]["limits"] == {"cpu": "6", "memory": "24Gi"} for op in large)
 
@@ -81,28 +113,39 @@ def test_step_jobs_are_labelled_with_product_and_step(job):
 
 def test_the_job_dagster_k8s_builds_from_a_step_config_validates_against_the_openapi_schema(job):
     body = construct_dagster_k8s_job(
-        job_config=DagsterK8sJobConfig(job_image=IMAGE, dagster_home="/opt/dagster/dagster_home",
-                                       instance_config_map="dagster-instance", env_secrets=["warehouse"]),
+        job_config=DagsterK8sJobConfig(
+            job_image=IMAGE,
+            dagster_home="/opt/dagster/dagster_home",
+            instance_config_map="dagster-instance",
+            env_secrets=["warehouse"],
+        ),
         args=["dagster", "api", "execute_step"],
         job_name="dagster-step-0123456789abcdef",
-        user_defined_k8s_config=UserDefinedDagsterK8sConfig.from_dict(step_config(job, "ingest_shop_orders")),
+        user_defined_k8s_config=UserDefinedDagsterK8sConfig.from_dict(
+            step_config(job, "ingest_shop_orders")
+        ),
         component="step_worker",
     )
     assert schema_errors(ApiClient().sanitize_for_serialization(body)) == []
-
 
 
 def test_step_pods_inherit_the_trace_context_only_when_telemetry_is_on(product_dir, edit_artifacts):
     from floe_dagster import load_product_definitions
 
     def k8s(data, telemetry):
-        floe_dagster_settings(data)["execution"] = {"mode": "k8s", "k8s": {"image": "floe/c360:1", "env_vars": ["A"]}}
+        floe_dagster_settings(data)["execution"] = {
+            "mode": "k8s",
+            "k8s": {"image": "floe/c360:1", "env_vars": ["A"]},
+        }
         data["observability"]["telemetry"]["enabled"] = telemetry
 
     def env_vars(project):
-        executor = load_product_definitions("customer_360", project).get_repository_def().get_job(
-            "daily_job"
-        ).executor_def
+        executor = (
+            load_product_definitions("customer_360", project)
+            .get_repository_def()
+            .get_job("daily_job")
+            .executor_def
+        )
         return executor.apply_config_mapping({}).value["config"]["env_vars"]
 
     assert env_vars(edit_artifacts(lambda d: k8s(d, True))) == ["A", "TRACEPARENT"]

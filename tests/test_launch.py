@@ -13,9 +13,17 @@ from tests.conftest import VENV_BIN, cli_env
 
 def launch(project_dir, dagster_home, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [VENV_BIN / "floe-dagster", "launch", project_dir, "--select",
-         "key:sales/customer_360/fct_orders", *args],
-        capture_output=True, text=True, timeout=600,
+        [
+            VENV_BIN / "floe-dagster",
+            "launch",
+            project_dir,
+            "--select",
+            "key:sales/customer_360/fct_orders",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env=cli_env(DAGSTER_HOME=str(dagster_home)),
     )
 

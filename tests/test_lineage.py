@@ -20,7 +20,9 @@ def demo_lineage(tmp_path_factory, demo_manifest):
     """The whole demo materialized once with lineage sent to a loopback receiver."""
     root = tmp_path_factory.mktemp("lineage")
     with lineage_receiver() as (url, events):
-        product = demo_copy(root / "customer_360", demo_manifest, lambda d: observe(d, lineage_url=url))
+        product = demo_copy(
+            root / "customer_360", demo_manifest, lambda d: observe(d, lineage_url=url)
+        )
         done = materialize(product, root / "home")
         assert done.returncode == 0, done.stderr[-3000:]
     return product, only_run(root / "home"), events
@@ -36,9 +38,7 @@ def _by_job(events: list[dict]) -> dict[str, list[dict]]:
 def test_every_asset_of_every_step_starts_then_completes(demo_lineage):
     product, _, events = demo_lineage
     graph = load_product_definitions("customer_360", product).get_repository_def().asset_graph
-    expected = {
-        "customer_360." + ".".join(key.path[2:]) for key in graph.get_all_asset_keys()
-    }
+    expected = {"customer_360." + ".".join(key.path[2:]) for key in graph.get_all_asset_keys()}
     jobs = _by_job(events)
     assert set(jobs) == expected
     for name, job_events in jobs.items():
@@ -57,7 +57,10 @@ def test_datasets_come_from_the_dbt_manifest_and_the_dlt_destination(demo_lineag
         return {d["name"] for d in event[side]}
 
     loaded = complete["customer_360.shop.orders"]
-    assert (names(loaded, "inputs"), names(loaded, "outputs")) == (set(), {"customer_360.raw.orders"})
+    assert (names(loaded, "inputs"), names(loaded, "outputs")) == (
+        set(),
+        {"customer_360.raw.orders"},
+    )
     staged = complete["customer_360.stg_orders"]
     assert names(staged, "inputs") == {"customer_360.raw.orders"}
     assert names(staged, "outputs") == {"customer_360.main.stg_orders"}
@@ -83,7 +86,10 @@ def test_a_failing_step_reports_fail_with_the_error(product_dir, edit_artifacts,
     with lineage_receiver() as (url, events):
         edit_artifacts(lambda d: observe(d, lineage_url=url))
         done = materialize(
-            product_dir, tmp_path / "home", select="sales/customer_360/stg_customers", partition_range=None
+            product_dir,
+            tmp_path / "home",
+            select="sales/customer_360/stg_customers",
+            partition_range=None,
         )
     assert done.returncode != 0
     assert only_run(tmp_path / "home").status == DagsterRunStatus.FAILURE

@@ -24,7 +24,13 @@ RAW = LineageDataset(namespace="duckdb:///w.duckdb", name="customer_360.raw.orde
 FCT = LineageDataset(
     namespace="duckdb:///w.duckdb",
     name="customer_360.main.fct_orders",
-    facets={"documentation": {"_producer": "https://example.test", "_schemaURL": "https://example.test/doc", "description": "orders"}},
+    facets={
+        "documentation": {
+            "_producer": "https://example.test",
+            "_schemaURL": "https://example.test/doc",
+            "description": "orders",
+        }
+    },
 )
 
 
@@ -42,7 +48,9 @@ def floe_lineage_endpoint(url: str) -> Any:
     """floe's own fields only: `observability.lineage_endpoint` with transport `http`."""
 
     def change(data: dict[str, Any]) -> None:
-        data["observability"].update(lineage=True, lineage_endpoint=f"{url}/api/v1/lineage", lineage_transport="http")
+        data["observability"].update(
+            lineage=True, lineage_endpoint=f"{url}/api/v1/lineage", lineage_transport="http"
+        )
 
     return change
 
@@ -70,7 +78,9 @@ def _emit(artifacts: CompiledArtifacts) -> None:
 def test_plugin_sends_start_and_complete_with_the_datasets_and_returns_the_run_id(edit_artifacts):
     with lineage_receiver() as (url, events):
         plugin = DagsterOrchestratorPlugin.for_product(edit_artifacts(floe_lineage_endpoint(url)))
-        run_id = plugin.emit_lineage_event(RunState.START, "dbt_run_fct_orders", inputs=[RAW], outputs=[FCT])
+        run_id = plugin.emit_lineage_event(
+            RunState.START, "dbt_run_fct_orders", inputs=[RAW], outputs=[FCT]
+        )
         same = plugin.emit_lineage_event(
             RunState.COMPLETE, "dbt_run_fct_orders", run_id=run_id, inputs=[RAW], outputs=[FCT]
         )
@@ -78,9 +88,14 @@ def test_plugin_sends_start_and_complete_with_the_datasets_and_returns_the_run_i
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     for event in events:
         assert event["run"]["runId"] == str(run_id)
-        assert (event["job"]["namespace"], event["job"]["name"]) == (DEMO_LINEAGE_NAMESPACE, "dbt_run_fct_orders")
+        assert (event["job"]["namespace"], event["job"]["name"]) == (
+            DEMO_LINEAGE_NAMESPACE,
+            "dbt_run_fct_orders",
+        )
         assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [(RAW.namespace, RAW.name)]
-        assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [(FCT.namespace, FCT.name)]
+        assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
+            (FCT.namespace, FCT.name)
+        ]
         assert event["outputs"][0]["facets"]["documentation"]["description"] == "orders"
 
 
@@ -92,20 +107,38 @@ def test_plugin_event_takes_floes_namespace_producer_and_facets(edit_artifacts):
             "dbt_run_fct_orders",
             job_namespace="floe",
             run_id=UUID(RUN_ID),
-            run_facets={"custom": {"_producer": "https://example.test", "_schemaURL": "https://example.test/r", "attempt": 2}},
-            job_facets={"owner": {"_producer": "https://example.test", "_schemaURL": "https://example.test/j", "team": "sales"}},
+            run_facets={
+                "custom": {
+                    "_producer": "https://example.test",
+                    "_schemaURL": "https://example.test/r",
+                    "attempt": 2,
+                }
+            },
+            job_facets={
+                "owner": {
+                    "_producer": "https://example.test",
+                    "_schemaURL": "https://example.test/j",
+                    "team": "sales",
+                }
+            },
             producer="https://github.com/floe/floe",
         )
     (event,) = events
     assert (event["eventType"], event["job"]["namespace"], event["producer"]) == (
-        "FAIL", "floe", "https://github.com/floe/floe",
+        "FAIL",
+        "floe",
+        "https://github.com/floe/floe",
     )
     assert event["run"]["facets"]["custom"]["attempt"] == 2
     assert event["job"]["facets"]["owner"]["team"] == "sales"
 
 
-def test_plugin_event_to_an_unreachable_endpoint_never_raises_and_returns_a_run_id(edit_artifacts, caplog):
-    plugin = DagsterOrchestratorPlugin.for_product(edit_artifacts(http_lineage(f"http://127.0.0.1:{free_port()}")))
+def test_plugin_event_to_an_unreachable_endpoint_never_raises_and_returns_a_run_id(
+    edit_artifacts, caplog
+):
+    plugin = DagsterOrchestratorPlugin.for_product(
+        edit_artifacts(http_lineage(f"http://127.0.0.1:{free_port()}"))
+    )
     with caplog.at_level(logging.WARNING, logger="floe_dagster.observability"):
         run_id = plugin.emit_lineage_event(RunState.START, "dbt_run_fct_orders", outputs=[FCT])
     assert isinstance(run_id, UUID)
@@ -114,7 +147,9 @@ def test_plugin_event_to_an_unreachable_endpoint_never_raises_and_returns_a_run_
 
 def test_an_unbound_plugin_sends_nothing_and_still_returns_the_run_id(caplog):
     with caplog.at_level(logging.WARNING, logger="floe_dagster.plugin"):
-        run_id = DagsterOrchestratorPlugin().emit_lineage_event(RunState.START, "job", run_id=UUID(RUN_ID))
+        run_id = DagsterOrchestratorPlugin().emit_lineage_event(
+            RunState.START, "job", run_id=UUID(RUN_ID)
+        )
     assert run_id == UUID(RUN_ID)
     assert "bound to no product" in caplog.text
 

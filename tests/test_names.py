@@ -16,9 +16,7 @@ from floe_dagster import names
 PACKAGE = Path(floe_dagster.__file__).parent
 NAMES_FILE = Path(names.__file__)
 TAG_LITERAL = re.compile(r"(floe|dagster|dagster-k8s)/[\w./-]*")
-DEFINED = {
-    value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)
-}
+DEFINED = {value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)}
 
 
 def strays(source: str) -> list[tuple[int, str]]:

@@ -16,10 +16,20 @@ DAILY = "tag:floe/partition_scheme=daily"
 
 def materialize(product_dir, home, warehouse, *partition_args):
     done = subprocess.run(
-        ["dagster", "asset", "materialize", "--select", DAILY, *partition_args,
-         "-f", str(product_dir / "definitions.py")],
+        [
+            "dagster",
+            "asset",
+            "materialize",
+            "--select",
+            DAILY,
+            *partition_args,
+            "-f",
+            str(product_dir / "definitions.py"),
+        ],
         env=cli_env(DAGSTER_HOME=str(home), FLOE_DUCKDB_PATH=str(warehouse)),
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -63,8 +73,12 @@ def test_rematerializing_a_partition_leaves_no_duplicate_rows(product_dir, dagst
     assert rows_by_day(warehouse) == once
     with duckdb.connect(str(warehouse), read_only=True) as db:
         for table in ("raw.orders", "raw.payments", "fct_orders", "fct_daily_revenue"):
-            key = {"raw.orders": "order_id", "raw.payments": "payment_id",
-                   "fct_orders": "order_id", "fct_daily_revenue": "order_date"}[table]
+            key = {
+                "raw.orders": "order_id",
+                "raw.payments": "payment_id",
+                "fct_orders": "order_id",
+                "fct_daily_revenue": "order_date",
+            }[table]
             total, distinct = db.execute(
                 f"select count(*), count(distinct {key}) from {table}"
             ).fetchone()

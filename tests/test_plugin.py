@@ -20,7 +20,6 @@ import time
 from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import jsonschema
 import pytest
@@ -51,8 +50,18 @@ def k8s(data: dict[str, Any]) -> None:
     floe_dagster_settings(data)["execution"] = {
         "mode": "k8s",
         "default_workload_size": "medium",
-        "workload_sizes": {"medium": {"cpu_request": "500m", "cpu_limit": "1500m", "memory_request": "1Gi", "memory_limit": "3Gi"}},
-        "k8s": {"image": "registry.example/floe/customer_360:1.0.0", "env_secrets": ["customer-360-env"]},
+        "workload_sizes": {
+            "medium": {
+                "cpu_request": "500m",
+                "cpu_limit": "1500m",
+                "memory_request": "1Gi",
+                "memory_limit": "3Gi",
+            }
+        },
+        "k8s": {
+            "image": "registry.example/floe/customer_360:1.0.0",
+            "env_secrets": ["customer-360-env"],
+        },
     }
 
 
@@ -67,8 +76,11 @@ def _floe_members(cls: type) -> dict[str, Any]:
     for klass in reversed(cls.__mro__):
         if klass in (OrchestratorPlugin, PluginMetadata):
             members.update(
-                {n: m for n, m in vars(klass).items() if not n.startswith("_")
-                 and (inspect.isfunction(m) or isinstance(m, property))}
+                {
+                    n: m
+                    for n, m in vars(klass).items()
+                    if not n.startswith("_") and (inspect.isfunction(m) or isinstance(m, property))
+                }
             )
     return members
 
@@ -96,13 +108,17 @@ def test_floe_plugin_loader_loads_it_from_the_entry_point():
     discovery.discover_all()
     loader = PluginLoader(discovery)
     plugin = loader.get(PluginType.ORCHESTRATOR, "dagster")
-    assert isinstance(plugin, OrchestratorPlugin) and loader.is_loaded(PluginType.ORCHESTRATOR, "dagster")
+    assert isinstance(plugin, OrchestratorPlugin) and loader.is_loaded(
+        PluginType.ORCHESTRATOR, "dagster"
+    )
 
 
 def test_no_abstract_member_of_floes_abc_is_left_unimplemented():
     assert OrchestratorPlugin.__abstractmethods__  # floe's ABC does declare some
     assert DagsterOrchestratorPlugin.__abstractmethods__ == frozenset()
-    assert isinstance(DagsterOrchestratorPlugin(), OrchestratorPlugin)  # as floe creates it: no arguments
+    assert isinstance(
+        DagsterOrchestratorPlugin(), OrchestratorPlugin
+    )  # as floe creates it: no arguments
 
 
 def test_every_member_of_floes_abc_exists_with_floes_parameters():
@@ -113,7 +129,9 @@ def test_every_member_of_floes_abc_exists_with_floes_parameters():
         if isinstance(floe_member, property):
             assert isinstance(ours, property), name
         else:
-            assert _parameters(getattr(DagsterOrchestratorPlugin, name)) == _parameters(floe_member), name
+            assert _parameters(getattr(DagsterOrchestratorPlugin, name)) == _parameters(
+                floe_member
+            ), name
 
 
 def test_metadata_is_what_floe_checks_and_reports():
@@ -152,7 +170,9 @@ def test_create_definitions_rejects_invalid_artifacts_naming_the_field(plugin):
 
 def test_create_definitions_without_a_product_directory_says_how_to_get_one(plugin):
     with pytest.raises(FloeConfigError, match=r"for_product\(project_dir\)"):
-        DagsterOrchestratorPlugin().create_definitions(json.loads(plugin.artifacts.model_dump_json()))
+        DagsterOrchestratorPlugin().create_definitions(
+            json.loads(plugin.artifacts.model_dump_json())
+        )
 
 
 def test_assets_from_floes_transform_configs_are_the_dbt_steps_that_build_those_models(plugin):
@@ -173,30 +193,45 @@ def test_no_floe_lineage_emitter_is_offered():
 # -- the entry point floe's compiler writes --------------------------------------------------
 
 
-def test_the_entry_point_floes_compiler_writes_through_the_plugin_loads_in_dagster(product_dir, dagster_home):
+def test_the_entry_point_floes_compiler_writes_through_the_plugin_loads_in_dagster(
+    product_dir, dagster_home
+):
     from floe_core.cli.platform.compile import _generate_orchestrator_entry_point
     from floe_core.schemas.compiled_artifacts import CompiledArtifacts as FloeCompiledArtifacts
 
     (product_dir / "definitions.py").unlink()
-    artifacts = FloeCompiledArtifacts.model_validate_json((product_dir / "compiled_artifacts.json").read_text())
+    artifacts = FloeCompiledArtifacts.model_validate_json(
+        (product_dir / "compiled_artifacts.json").read_text()
+    )
     assert "-" in artifacts.metadata.product_name  # floe's name, as its compiler passes it
     # floe's `--generate-definitions` step: entry point lookup, plugin_cls(), generate_entry_point_code(...)
     path = _generate_orchestrator_entry_point(artifacts, product_dir)
     assert path == str(product_dir / "definitions.py")
     done = subprocess.run(
         [str(VENV_BIN / "dagster"), "definitions", "validate", "-f", path, "-d", str(product_dir)],
-        cwd=REPO, capture_output=True, text=True, env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_generated_entry_point_is_the_thin_shim_with_floes_name_as_given(tmp_path):
-    path = Path(DagsterOrchestratorPlugin().generate_entry_point_code("customer-360", str(tmp_path / "out")))
+    path = Path(
+        DagsterOrchestratorPlugin().generate_entry_point_code("customer-360", str(tmp_path / "out"))
+    )
     module = ast.parse(path.read_text())
     (defs,) = [n for n in module.body if isinstance(n, ast.Assign)]
-    assert ast.unparse(defs) == "defs = load_product_definitions('customer-360', Path(__file__).parent)"
+    assert (
+        ast.unparse(defs)
+        == "defs = load_product_definitions('customer-360', Path(__file__).parent)"
+    )
     imports = [ast.unparse(n) for n in module.body if isinstance(n, ast.ImportFrom)]
-    assert imports == ["from pathlib import Path", "from floe_dagster import load_product_definitions"]
+    assert imports == [
+        "from pathlib import Path",
+        "from floe_dagster import load_product_definitions",
+    ]
 
 
 def test_generate_entry_point_refuses_a_name_floe_would_not_write(tmp_path):
@@ -215,7 +250,10 @@ def test_helm_values_validate_against_the_chart_schema(plugin):
     assert product["name"] == "customer_360"
     assert product["image"] == "registry.example/floe/customer_360:1.0.0"
     assert product["envFromSecrets"] == ["customer-360-env"]
-    assert product["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1500m", "memory": "3Gi"}}
+    assert product["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "1500m", "memory": "3Gi"},
+    }
 
 
 def test_a_hyphenated_floe_name_gets_valid_helm_and_kubernetes_names(edit_artifacts):
@@ -231,12 +269,16 @@ def test_a_hyphenated_floe_name_gets_valid_helm_and_kubernetes_names(edit_artifa
     assert plugin.helm_release_name == "customer-360"
     assert DNS_1123_LABEL.match(plugin.helm_release_name) and len(plugin.helm_release_name) <= 53
     # The chart's own names: <release>-<product, dashed and lowercased>.
-    assert DNS_1123_LABEL.match(f"{plugin.helm_release_name}-{product['name'].replace('_', '-').lower()}")
+    assert DNS_1123_LABEL.match(
+        f"{plugin.helm_release_name}-{product['name'].replace('_', '-').lower()}"
+    )
 
 
 def test_helm_values_without_k8s_settings_name_where_they_go(edit_artifacts):
     plugin = DagsterOrchestratorPlugin.for_product(edit_artifacts(lambda data: None))
-    with pytest.raises(FloeConfigError, match=r"plugins\.orchestrator\.config\.execution\.k8s: is missing"):
+    with pytest.raises(
+        FloeConfigError, match=r"plugins\.orchestrator\.config\.execution\.k8s: is missing"
+    ):
         plugin.get_helm_values()
 
 
@@ -253,7 +295,10 @@ def test_schedule_job_adds_a_schedule_in_its_timezone(plugin):
     plugin.schedule_job("customer_360_daily_job", "0 7 * * 1", "America/New_York")
     repo = plugin.create_definitions(plugin.artifacts).get_repository_def()
     schedule = repo.get_schedule_def("customer_360_daily_job_schedule")
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 7 * * 1", "America/New_York")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (
+        "0 7 * * 1",
+        "America/New_York",
+    )
 
 
 def test_schedule_job_rejects_a_bad_cron_or_timezone(plugin):
@@ -280,10 +325,14 @@ def test_validate_connection_gives_up_on_a_silent_server_in_under_ten_seconds():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()  # accepts the connection, never answers
-        plugin = DagsterOrchestratorPlugin(webserver_url=f"http://127.0.0.1:{server.getsockname()[1]}")
+        plugin = DagsterOrchestratorPlugin(
+            webserver_url=f"http://127.0.0.1:{server.getsockname()[1]}"
+        )
         answered = threading.Event()
         results = []
-        thread = threading.Thread(target=lambda: (results.append(plugin.validate_connection()), answered.set()))
+        thread = threading.Thread(
+            target=lambda: (results.append(plugin.validate_connection()), answered.set())
+        )
         thread.start()
         assert answered.wait(10), "validate_connection did not answer within 10 s"
     assert not results[0].success and "timed out" in results[0].errors[0]
@@ -299,12 +348,25 @@ def test_health_check_of_an_unreachable_webserver_is_unhealthy_within_its_timeou
 
 
 @pytest.mark.slow
-def test_validate_connection_and_health_check_succeed_against_a_running_webserver(dagster_home, demo_manifest):
+def test_validate_connection_and_health_check_succeed_against_a_running_webserver(
+    dagster_home, demo_manifest
+):
     port = free_port()
     webserver = subprocess.Popen(
-        [str(VENV_BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=cli_env(DAGSTER_HOME=str(dagster_home)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(VENV_BIN / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         plugin = DagsterOrchestratorPlugin(webserver_url=f"http://127.0.0.1:{port}")
@@ -337,10 +399,15 @@ except ImportError as exc:
 """
 
 
-def test_the_package_works_without_floe_core_and_the_plugin_says_what_it_needs(product_dir, dagster_home):
+def test_the_package_works_without_floe_core_and_the_plugin_says_what_it_needs(
+    product_dir, dagster_home
+):
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_FLOE_CORE, str(product_dir)],
-        cwd=REPO, capture_output=True, text=True, env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^assets: [1-9]", done.stdout, re.M), done.stdout

@@ -71,7 +71,9 @@ def announced_url(process: subprocess.Popen, log: Path, timeout: float = 240) ->
     deadline = time.monotonic() + timeout
     while not (found := ANNOUNCED.search(log.read_text())):
         assert process.poll() is None, f"exited:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"no webserver in {timeout} s:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, (
+            f"no webserver in {timeout} s:\n{log.read_text()[-3000:]}"
+        )
         time.sleep(1)
     return found.group(1)
 

@@ -20,7 +20,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -70,12 +70,21 @@ SHAPES = [
         settings={
             "partition_schemes": [DAILY],
             "transforms": [{"select": "orders", "partition_scheme": "daily"}],
-            "schedules": [{"name": "corner_shop_morning", "cron": "0 6 * * *",
-                           "timezone": "Europe/Berlin", "select": "fqn:*"}],
+            "schedules": [
+                {
+                    "name": "corner_shop_morning",
+                    "cron": "0 6 * * *",
+                    "timezone": "Europe/Berlin",
+                    "select": "fqn:*",
+                }
+            ],
             "sensors": {"staleness": {"window": 14}},
         },
-        table="main.orders", day="order_date", key="order_id",
-        source="main_raw.raw_orders", source_day="order_date",
+        table="main.orders",
+        day="order_date",
+        key="order_id",
+        source="main_raw.raw_orders",
+        source_day="order_date",
         forgets_window=None,
         schedule="corner_shop_morning",
     ),
@@ -89,8 +98,11 @@ SHAPES = [
             "default_schedule": {"cron": "30 5 * * *"},
             "sensors": {"staleness": {"window": 14}},
         },
-        table="main.daily_trips", day="trip_date", key="trip_id",
-        source="main.raw_trips", source_day="cast(started_at as date)",
+        table="main.daily_trips",
+        day="trip_date",
+        key="trip_id",
+        source="main.raw_trips",
+        source_day="cast(started_at as date)",
         forgets_window="models/trip_fares.sql",
         schedule="fleet_ops_default",
     ),
@@ -116,8 +128,9 @@ def run(*command: str | Path, home: Path, cwd: Path | None = None) -> subprocess
     """A command as a user's shell runs it after setup; the warehouse is the artifacts' own."""
     env = cli_env(DAGSTER_HOME=str(home))
     env.pop("FLOE_DUCKDB_PATH", None)
-    return subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=2400)
+    return subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=2400
+    )
 
 
 def succeeded(done: subprocess.CompletedProcess) -> str:
@@ -126,8 +139,17 @@ def succeeded(done: subprocess.CompletedProcess) -> str:
 
 
 def materialize(product: Product, *partition: str) -> subprocess.CompletedProcess:
-    return run(VENV_BIN / "dagster", "asset", "materialize", "--select", "*", *partition,
-               "-f", product.definitions, home=product.home)
+    return run(
+        VENV_BIN / "dagster",
+        "asset",
+        "materialize",
+        "--select",
+        "*",
+        *partition,
+        "-f",
+        product.definitions,
+        home=product.home,
+    )
 
 
 @pytest.fixture(scope="module", params=SHAPES, ids=[s.fixture for s in SHAPES])
@@ -149,7 +171,9 @@ def product(request, tmp_path_factory) -> Product:
     artifacts_file.write_text(json.dumps(artifacts, indent=2))
     validate = run(VENV_BIN / "floe-dagster", "validate", project, home=home)
 
-    warehouse = project / json.loads(artifacts_file.read_text())["plugins"]["compute"]["config"]["path"]
+    warehouse = (
+        project / json.loads(artifacts_file.read_text())["plugins"]["compute"]["config"]["path"]
+    )
     assert not warehouse.exists()
     made = Product(shape, project, home, warehouse, init, validate, None)  # type: ignore[arg-type]
     made.first_run = materialize(made, "--partition-range", f"{FIRST_DAY}...{LAST_DAY}")
@@ -158,12 +182,16 @@ def product(request, tmp_path_factory) -> Product:
 
 def rows_by_day(product: Product, table: str, day: str) -> dict[date, int]:
     with duckdb.connect(str(product.warehouse), read_only=True) as db:
-        return dict(db.execute(f"select {day}, count(*) from {table} group by 1 order by 1").fetchall())
+        return dict(
+            db.execute(f"select {day}, count(*) from {table} group by 1 order by 1").fetchall()
+        )
 
 
 def rows_of_day(product: Product, table: str, day: str, when: str) -> list[tuple]:
     with duckdb.connect(str(product.warehouse), read_only=True) as db:
-        return db.execute(f"select * from {table} where {day} = date '{when}' order by all").fetchall()
+        return db.execute(
+            f"select * from {table} where {day} = date '{when}' order by all"
+        ).fetchall()
 
 
 # --- init and validate ---------------------------------------------------------------
@@ -181,7 +209,9 @@ def test_init_says_what_it_wrote_and_which_placeholders_to_decide(product):
 def test_init_artifacts_validate_under_floes_own_model(product):
     from floe_core.schemas.compiled_artifacts import CompiledArtifacts as FloeCompiledArtifacts
 
-    floe = FloeCompiledArtifacts.model_validate_json((product.dir / "compiled_artifacts.json").read_text())
+    floe = FloeCompiledArtifacts.model_validate_json(
+        (product.dir / "compiled_artifacts.json").read_text()
+    )
     assert floe.metadata.product_name == product.shape.name
     assert floe.plugins.orchestrator.type == "dagster"
 
@@ -189,8 +219,11 @@ def test_init_artifacts_validate_under_floes_own_model(product):
 def test_validate_passes_and_warns_only_about_the_model_that_forgets_the_window(product):
     out = succeeded(product.validate)
     assert ": ok:" in out
-    warnings = [line for line in product.validate.stderr.splitlines()
-                if line.startswith("warning:") and "window" in line]
+    warnings = [
+        line
+        for line in product.validate.stderr.splitlines()
+        if line.startswith("warning:") and "window" in line
+    ]
     if product.shape.forgets_window is None:
         assert warnings == []
     else:
@@ -203,7 +236,9 @@ def test_validate_passes_and_warns_only_about_the_model_that_forgets_the_window(
 
 def test_everything_materializes_on_a_fresh_warehouse_with_every_check_passed(product):
     succeeded(product.first_run)
-    graph = load_product_definitions(product.shape.name, product.dir).get_repository_def().asset_graph
+    graph = (
+        load_product_definitions(product.shape.name, product.dir).get_repository_def().asset_graph
+    )
     with DagsterInstance.from_config(str(product.home)) as instance:
         first = instance.get_runs()[-1]  # newest first
         assert first.status == DagsterRunStatus.SUCCESS
@@ -213,7 +248,9 @@ def test_everything_materializes_on_a_fresh_warehouse_with_every_check_passed(pr
         }
         evaluations = [
             e.dagster_event.event_specific_data
-            for e in instance.all_logs(first.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            for e in instance.all_logs(
+                first.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
         ]
     assert materialized == set(graph.get_all_asset_keys())
     assert {(e.asset_key, e.check_name) for e in evaluations} == {
@@ -232,16 +269,22 @@ def test_one_partition_replaces_exactly_that_days_rows(product):
     one_day = rows_of_day(product, shape.table, shape.day, ONE_DAY)
     with duckdb.connect(str(product.warehouse)) as db:  # damage two days
         for day in (ONE_DAY, OTHER_DAY):
-            db.execute(f"delete from {shape.table} where {shape.key} = "
-                       f"(select min({shape.key}) from {shape.table} where {shape.day} = '{day}')")
-        db.execute(f"insert into {shape.table} select * from {shape.table} "
-                   f"where {shape.day} = '{ONE_DAY}' limit 1")
+            db.execute(
+                f"delete from {shape.table} where {shape.key} = "
+                f"(select min({shape.key}) from {shape.table} where {shape.day} = '{day}')"
+            )
+        db.execute(
+            f"insert into {shape.table} select * from {shape.table} "
+            f"where {shape.day} = '{ONE_DAY}' limit 1"
+        )
 
     succeeded(materialize(product, "--partition", ONE_DAY))
 
     after = rows_by_day(product, shape.table, shape.day)
     assert rows_of_day(product, shape.table, shape.day, ONE_DAY) == one_day  # rebuilt exactly
-    assert after[date.fromisoformat(OTHER_DAY)] == before[date.fromisoformat(OTHER_DAY)] - 1  # untouched
+    assert (
+        after[date.fromisoformat(OTHER_DAY)] == before[date.fromisoformat(OTHER_DAY)] - 1
+    )  # untouched
     untouched = {d: n for d, n in before.items() if d.isoformat() != OTHER_DAY}
     assert {d: n for d, n in after.items() if d.isoformat() != OTHER_DAY} == untouched
     with duckdb.connect(str(product.warehouse)) as db:  # put the other day back for later tests
@@ -273,19 +316,24 @@ def test_a_schedule_tick_run_succeeds_on_a_fresh_warehouse(product, tmp_path, mo
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     repo = load_product_definitions(product.shape.name, product.dir).get_repository_def()
     schedule = repo.get_schedule_def(product.shape.schedule)
-    tick = datetime(2026, 3, 10, 6, tzinfo=timezone.utc)
+    tick = datetime(2026, 3, 10, 6, tzinfo=UTC)
     with DagsterInstance.from_config(str(home)) as instance:
-        context = build_schedule_context(instance=instance, scheduled_execution_time=tick,
-                                         repository_def=repo)
+        context = build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, repository_def=repo
+        )
         requests = schedule.evaluate_tick(context).run_requests
         assert [r.partition_key for r in requests] == ["2026-03-09"]
         result = repo.get_job(schedule.job_name).execute_in_process(
-            instance=instance, partition_key=requests[0].partition_key, tags=requests[0].tags,
+            instance=instance,
+            partition_key=requests[0].partition_key,
+            tags=requests[0].tags,
             raise_on_error=False,
         )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        days = db.execute(f"select distinct {product.shape.day} from {product.shape.table}").fetchall()
+        days = db.execute(
+            f"select distinct {product.shape.day} from {product.shape.table}"
+        ).fetchall()
     assert days == [(date(2026, 3, 9),)]
 
 
@@ -298,7 +346,11 @@ def test_status_prints_the_partition_table(product):
     lines = out.splitlines()
     assert lines[0].split() == ["asset", "partition", "status", "reason"]
     table = product.shape.table.split(".")[-1]
-    rows = [line.split() for line in lines[1:] if line.split()[:1] and line.split()[0].endswith(f"/{table}")]
+    rows = [
+        line.split()
+        for line in lines[1:]
+        if line.split()[:1] and line.split()[0].endswith(f"/{table}")
+    ]
     assert {r[1] for r in rows} == {f"2026-03-{d:02d}" for d in range(1, 15)}
     assert {r[2] for r in rows} <= {"fresh", "stale_upstream"}
 
@@ -339,7 +391,9 @@ def test_a_seed_named_where_floe_expects_a_model_is_an_error_saying_what_it_is(p
 
 
 def test_seeds_are_assets_with_the_products_owners(product):
-    graph = load_product_definitions(product.shape.name, product.dir).get_repository_def().asset_graph
+    graph = (
+        load_product_definitions(product.shape.name, product.dir).get_repository_def().asset_graph
+    )
     seed = product.shape.source.split(".")[-1]
     (key,) = [k for k in graph.get_all_asset_keys() if k.path[-1] == seed]
     assert graph.get(key).owners

@@ -37,7 +37,10 @@ def test_concurrent_evaluators_create_exactly_one_run_per_key(storage_home):
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.test_run_key_concurrency", str(i)],
-            cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=REPO,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(PROCESSES)

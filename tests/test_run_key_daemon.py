@@ -38,7 +38,10 @@ def wait_for(what: str, check, timeout: float = 240.0):
 def start_daemon(workspace, env) -> subprocess.Popen:
     return subprocess.Popen(
         [VENV_BIN / "dagster-daemon", "run", "-w", str(workspace)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -52,7 +55,9 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
     tmp_path, postgres_database, edit_artifacts, monkeypatch
 ):
     project = edit_artifacts(
-        lambda d: floe_dagster_settings(d)["schedules"][0].update(cron="* * * * *", default_status="running")
+        lambda d: floe_dagster_settings(d)["schedules"][0].update(
+            cron="* * * * *", default_status="running"
+        )
     )
     home = tmp_path / "home"
     home.mkdir()
@@ -77,8 +82,10 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
     try:
         wait_for(
             "the tick to reserve its run key",
-            lambda: query(postgres_database, "SELECT to_regclass('floe_run_key_reservations')")[0][0]
-            and query(postgres_database, "SELECT run_key, owner FROM floe_run_key_reservations"),
+            lambda: (
+                query(postgres_database, "SELECT to_regclass('floe_run_key_reservations')")[0][0]
+                and query(postgres_database, "SELECT run_key, owner FROM floe_run_key_reservations")
+            ),
         )
         wait_for(  # the daemon is now blocked creating the run
             "the daemon to wait on the runs lock",
@@ -99,7 +106,9 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
         )
         lock.rollback()
         lock.close()
-    ((key, owner),) = query(postgres_database, "SELECT run_key, owner FROM floe_run_key_reservations")
+    ((key, owner),) = query(
+        postgres_database, "SELECT run_key, owner FROM floe_run_key_reservations"
+    )
     assert query(postgres_database, "SELECT count(*) FROM runs") == [(0,)]
 
     daemon = start_daemon(workspace, env)
@@ -109,7 +118,11 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
             # the next minute's tick asks for the same partition and must skip it
             ticks = wait_for(
                 "a later tick",
-                lambda: [t for t in instance.get_ticks(*_schedule_ids(instance)) if t.status.value == "SKIPPED"],
+                lambda: [
+                    t
+                    for t in instance.get_ticks(*_schedule_ids(instance))
+                    if t.status.value == "SKIPPED"
+                ],
                 timeout=150,
             )
             runs = instance.get_runs()

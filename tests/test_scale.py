@@ -32,7 +32,9 @@ LOAD_TIMEOUT = 180  # Dagster's code-server load timeout: a failure bound, not a
 
 def test_each_dbt_step_is_what_dbt_assets_builds_for_its_select_string(demo_manifest):
     plan = load_plan("customer_360", DEMO)
-    assets = build_dbt_assets(plan, build_partitions(plan.files.artifacts.dagster.partition_schemes))
+    assets = build_dbt_assets(
+        plan, build_partitions(plan.files.artifacts.dagster.partition_schemes)
+    )
     steps = [a for a in assets if a.is_executable]
     assert len(steps) > 1  # the demo has partitioned and unpartitioned steps
     for step in steps:
@@ -56,9 +58,10 @@ def test_selections_are_cached_beside_the_manifest_and_redone_when_it_changes(pr
     cache = product_dir / CACHE_FILE
     first = json.loads(cache.read_text())
     assert first["entries"]["selections"]
-    assert load_plan("customer_360", product_dir).model_settings == load_plan(
-        "customer_360", product_dir
-    ).model_settings
+    assert (
+        load_plan("customer_360", product_dir).model_settings
+        == load_plan("customer_360", product_dir).model_settings
+    )
 
     manifest = product_dir / "target" / "manifest.json"
     manifest.write_text(manifest.read_text() + "\n")  # same content, new bytes: a new parse
@@ -128,11 +131,15 @@ def test_a_10000_model_product_loads_and_serves_in_the_code_server(tmp_path):
             time.sleep(2)
 
         # What the webserver and daemon do: list the repositories, fetch the snapshot.
-        origin = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=port, location_name="synthetic")
+        origin = GrpcServerCodeLocationOrigin(
+            host="127.0.0.1", port=port, location_name="synthetic"
+        )
         with DagsterInstance.ephemeral() as instance, origin.create_location(instance) as location:
             (repo,) = location.get_repositories().values()
             nodes = repo.get_asset_node_snaps()
-            models = [n for n in nodes if n.asset_key.path[-1].startswith(("stg_", "int_", "mart_"))]
+            models = [
+                n for n in nodes if n.asset_key.path[-1].startswith(("stg_", "int_", "mart_"))
+            ]
             assert len(models) == 10000
             checks = repo.get_asset_check_node_snaps()
             assert len([c for c in checks if c.name.startswith("not_null_")]) == 2000  # dbt tests

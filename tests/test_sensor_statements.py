@@ -112,8 +112,10 @@ def materialize_window(instance: DagsterInstance, repo: RepositoryDefinition) ->
     now = time.time()
     for asset in partitioned_assets(repo.asset_graph):
         instance.event_log_storage.store_event_batch(
-            [materialization_entry(asset.key, day, asset.code_version, now)
-             for day in window(repo)[:MATERIALIZED_DAYS]]
+            [
+                materialization_entry(asset.key, day, asset.code_version, now)
+                for day in window(repo)[:MATERIALIZED_DAYS]
+            ]
         )
 
 
@@ -122,7 +124,9 @@ def check_evaluations(instance: DagsterInstance) -> list:
     return instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_CHECK_EVALUATION))
 
 
-def staleness_ticks(home: Path, product: tuple[str, RepositoryDefinition]) -> tuple[list[int], int, int]:
+def staleness_ticks(
+    home: Path, product: tuple[str, RepositoryDefinition]
+) -> tuple[list[int], int, int]:
     """Statements of a first and a second tick, requests and evaluations written by the second."""
     name, repo = product
     with instance_at(home) as instance:
@@ -154,11 +158,15 @@ def test_a_changed_asset_has_its_check_recorded_again(fresh_home, products):
         materialize_window(instance, repo)
         tick(instance, repo, f"{name}_staleness")
         before = len(check_evaluations(instance))
-        instance.report_runless_asset_event(AssetMaterialization(asset.key, partition=window(repo)[-1]))
+        instance.report_runless_asset_event(
+            AssetMaterialization(asset.key, partition=window(repo)[-1])
+        )
         tick(instance, repo, f"{name}_staleness")
         records = check_evaluations(instance)
     new = records[: len(records) - before]
-    assert [r.event_log_entry.dagster_event.event_specific_data.asset_key for r in new] == [asset.key]
+    assert [r.event_log_entry.dagster_event.event_specific_data.asset_key for r in new] == [
+        asset.key
+    ]
 
 
 def backfill_ticks(home: Path, product: tuple[str, RepositoryDefinition]) -> list[int]:
@@ -175,12 +183,18 @@ def backfill_ticks(home: Path, product: tuple[str, RepositoryDefinition]) -> lis
                 DagsterRun(
                     job_name=job.name,
                     status=DagsterRunStatus.NOT_STARTED,
-                    tags={"floe/product": name, BACKFILL_ID_TAG: backfill_id, HELD_TAG: backfill_id,
-                          PARTITION_TAG: day},
+                    tags={
+                        "floe/product": name,
+                        BACKFILL_ID_TAG: backfill_id,
+                        HELD_TAG: backfill_id,
+                        PARTITION_TAG: day,
+                    },
                 )
             )
         instance.add_backfill(
-            PartitionBackfill(backfill_id, BulkActionStatus.COMPLETED_SUCCESS, False, {}, time.time())
+            PartitionBackfill(
+                backfill_id, BulkActionStatus.COMPLETED_SUCCESS, False, {}, time.time()
+            )
         )
         n, result = counted(lambda: tick(instance, repo, f"{name}_backfill_policy"))
         counts.append(n)
@@ -204,8 +218,15 @@ def test_changed_checks_past_the_per_tick_cap_are_recorded_on_the_next_ticks(fre
     policy = StalenessPolicy()
     with instance_at(fresh_home()) as instance:
         materialize_window(instance, repo)
-        grouped = states_by_asset(compute_states(instance, partitioned_assets(repo.asset_graph), policy))
+        grouped = states_by_asset(
+            compute_states(instance, partitioned_assets(repo.asset_graph), policy)
+        )
         results = {key: check_result(states, policy) for key, states in grouped.items()}
         ticks = [record_changed(instance, results, limit=15) for _ in range(4)]
-    assert [(len(recorded), waiting) for recorded, waiting in ticks] == [(15, 25), (15, 10), (10, 0), (0, 0)]
+    assert [(len(recorded), waiting) for recorded, waiting in ticks] == [
+        (15, 25),
+        (15, 10),
+        (10, 0),
+        (0, 0),
+    ]
     assert {key for recorded, _ in ticks for key in recorded} == set(results)

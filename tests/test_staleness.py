@@ -33,7 +33,9 @@ def test_a_just_materialized_partition_is_fresh(product_dir, instance):
     assert state_of(product_dir, instance, key("shop", "orders")).status is Status.FRESH
 
 
-def test_a_partition_whose_last_attempt_failed_is_failed(product_dir, instance, monkeypatch, tmp_path):
+def test_a_partition_whose_last_attempt_failed_is_failed(
+    product_dir, instance, monkeypatch, tmp_path
+):
     (tmp_path / "not_a_file.duckdb").mkdir()
     monkeypatch.setenv("FLOE_DUCKDB_PATH", str(tmp_path / "not_a_file.duckdb"))
     result = materialize(product_dir, instance, [key("shop", "orders")], DAY, raise_on_error=False)
@@ -75,7 +77,9 @@ def test_a_partition_older_than_the_limit_is_stale_age(product_dir, instance):
     assert state.evidence["age_hours"] > 1
 
 
-def test_a_partition_a_queued_run_will_produce_is_in_flight_and_not_refreshed(product_dir, instance):
+def test_a_partition_a_queued_run_will_produce_is_in_flight_and_not_refreshed(
+    product_dir, instance
+):
     from floe_dagster.automation.healing import refresh_plan
 
     defs = load_product_definitions("customer_360", product_dir)
@@ -98,7 +102,10 @@ def test_a_partition_older_than_its_unpartitioned_parent_is_stale_upstream(insta
     @asset
     def seed_customers() -> None: ...
 
-    @asset(deps=[seed_customers], partitions_def=DailyPartitionsDefinition("2026-04-01", end_date="2026-04-11"))
+    @asset(
+        deps=[seed_customers],
+        partitions_def=DailyPartitionsDefinition("2026-04-01", end_date="2026-04-11"),
+    )
     def daily_orders() -> None: ...
 
     graph = Definitions(assets=[seed_customers, daily_orders]).get_repository_def().asset_graph

@@ -15,7 +15,10 @@ pytestmark = pytest.mark.slow
 def status(product_dir, dagster_home, *flags: str) -> str:
     result = subprocess.run(
         [VENV_BIN / "floe-dagster", "status", str(product_dir), *flags],
-        env=cli_env(DAGSTER_HOME=str(dagster_home)), capture_output=True, text=True, timeout=300,
+        env=cli_env(DAGSTER_HOME=str(dagster_home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -39,10 +42,13 @@ def test_status_json_lists_every_partition_of_the_window_with_its_status(
     assert orders["2026-04-10"]["reason"] == "window closed, never materialized"
 
 
-def test_status_prints_a_table_with_reasons_and_a_summary(product_dir, dagster_home, one_day_materialized):
+def test_status_prints_a_table_with_reasons_and_a_summary(
+    product_dir, dagster_home, one_day_materialized
+):
     lines = status(product_dir, dagster_home).splitlines()
     assert lines[0].split() == ["asset", "partition", "status", "reason"]
     assert any(
-        line.split()[:3] == ["sales/customer_360/shop/orders", "2026-04-09", "fresh"] for line in lines
+        line.split()[:3] == ["sales/customer_360/shop/orders", "2026-04-09", "fresh"]
+        for line in lines
     )
     assert "1 fresh" in lines[-1] and "missing" in lines[-1]

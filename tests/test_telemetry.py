@@ -31,7 +31,9 @@ def demo_trace(tmp_path_factory, demo_manifest):
     """The whole demo materialized once with spans exported to a loopback OTLP/HTTP receiver."""
     root = tmp_path_factory.mktemp("telemetry")
     with otlp_receiver() as (url, spans):
-        product = demo_copy(root / "customer_360", demo_manifest, lambda d: observe(d, otlp_url=url))
+        product = demo_copy(
+            root / "customer_360", demo_manifest, lambda d: observe(d, otlp_url=url)
+        )
         done = materialize(product, root / "home")
         assert done.returncode == 0, done.stderr[-3000:]
         time.sleep(0.5)  # the receiver may still be decoding the last export
@@ -74,7 +76,9 @@ def test_step_spans_carry_product_assets_partition_and_run_id(demo_trace):
 def test_each_dbt_model_is_a_span_under_its_step_with_its_status(demo_trace):
     _, spans = demo_trace
     step_ids = {
-        s.span_id: s.attributes["dagster.step_key"] for s in spans if "dagster.step_key" in s.attributes
+        s.span_id: s.attributes["dagster.step_key"]
+        for s in spans
+        if "dagster.step_key" in s.attributes
     }
     models = {s.name.removeprefix("model "): s for s in spans if "dbt.unique_id" in s.attributes}
     assert set(models) == MODELS

@@ -28,7 +28,9 @@ def test_trace_env_is_a_w3c_traceparent_for_the_run_span():
 
 
 def test_trace_env_is_there_for_runs_that_are_not_sampled():
-    assert trace_env(_artifacts(enabled=True, dev_sampling=0.0), RUN_ID)[TRACEPARENT].endswith("-00")
+    assert trace_env(_artifacts(enabled=True, dev_sampling=0.0), RUN_ID)[TRACEPARENT].endswith(
+        "-00"
+    )
 
 
 def test_a_step_takes_its_parent_from_traceparent_only_when_it_is_its_run(monkeypatch):

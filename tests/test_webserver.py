@@ -80,5 +80,9 @@ def test_dagster_dev_shows_assets_checks_and_schedules(dagster_dev):
     assert checks == 27  # 20 dbt tests + a staleness check on each of 7 partitioned assets
     schedules = [s for r in data["repositoriesOrError"]["nodes"] for s in r["schedules"]]
     assert schedules == [
-        {"name": "customer_360_daily", "cronSchedule": "0 6 * * *", "executionTimezone": "Europe/Berlin"}
+        {
+            "name": "customer_360_daily",
+            "cronSchedule": "0 6 * * *",
+            "executionTimezone": "Europe/Berlin",
+        }
     ]

@@ -5,7 +5,6 @@ resolved: dagster-dbt would resolve the group's list of model names again, term 
 against every node (quadratic in the number of models).
 """
 
-
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any

@@ -32,9 +32,9 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckKey,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
     Failure,
     multi_asset_check,
@@ -101,7 +101,9 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _rows_failing(db: duckdb.DuckDBPyConnection, relation: str, where: str, args: list) -> tuple[int, int]:
+def _rows_failing(
+    db: duckdb.DuckDBPyConnection, relation: str, where: str, args: list
+) -> tuple[int, int]:
     row = db.execute(
         f"select count(*), count(*) filter (where {where}) from {relation}", args
     ).fetchone()
@@ -169,11 +171,11 @@ def _in_bounds(value: Any, parameters: dict[str, Any]) -> bool:
     if value is None:
         return False
     low, high = parameters.get("min_value"), parameters.get("max_value")
-    if low is not None and (value <= low if parameters.get("strict_min") else value < low):
-        return False
-    if high is not None and (value >= high if parameters.get("strict_max") else value > high):
-        return False
-    return True
+    too_low = low is not None and (value <= low if parameters.get("strict_min") else value < low)
+    too_high = high is not None and (
+        value >= high if parameters.get("strict_max") else value > high
+    )
+    return not (too_low or too_high)
 
 
 def _aggregate(function: str) -> Callable[..., _Measure]:
@@ -299,60 +301,17 @@ def plan_floe_checks(files: ProductFiles) -> tuple[list[PlannedCheck], list[Prob
         tests = dbt_tests.get(uid, _DbtTests({}, set()))
         taken: set[str] = set()
         for j, check in checks:
-            path = f"transforms.models[{i}].quality_checks[{j}]"
-
-            def warn(field: str, why: str) -> None:
+            name = re.sub(r"[^A-Za-z0-9_]", "_", check.name)
+            unevaluated = _why_not_evaluated(check, name, node, compute, tests, taken)
+            if unevaluated is not None:
+                field, why = unevaluated
                 warnings.append(
                     Problem(
                         where,
-                        f"{path}{'.' + field if field else ''}",
+                        f"transforms.models[{i}].quality_checks[{j}]{'.' + field if field else ''}",
                         f"floe quality check {check.name!r} on model {model.name!r} is not "
                         f"evaluated: {why}",
                     )
-                )
-
-            kind = KINDS.get(check.type)
-            if compute != "duckdb":
-                warn(
-                    "",
-                    f"plugins.compute.type is {compute!r} and this package evaluates floe "
-                    "quality checks on DuckDB only; write it as a dbt test (dbt tests become "
-                    "asset checks on any warehouse)",
-                )
-                continue
-            if kind is None:
-                warn(
-                    "type",
-                    f"type {check.type!r} is not one this package can evaluate (it can: "
-                    f"{', '.join(sorted(KINDS))}); write it as a dbt test, or use one of those",
-                )
-                continue
-            if node.get("config", {}).get("materialized") == "ephemeral":
-                warn("", "the model is ephemeral, so there is no table to check")
-                continue
-            if kind.column and not check.column:
-                warn("column", f"type {check.type!r} checks a column: name it in `column`")
-                continue
-            problems = kind.problems(check.parameters)
-            if problems:
-                field, why = problems[0]
-                warn(field, why)
-                continue
-            duplicate = tests.by_signature.get((check.type, check.column))
-            if duplicate:
-                warn(
-                    "",
-                    f"dbt test {duplicate!r} checks the same ({check.type} on "
-                    f"{check.column or 'the table'}) and, by floe's rule, takes precedence (it "
-                    "runs with the model's dbt step); remove one of the two",
-                )
-                continue
-            name = re.sub(r"[^A-Za-z0-9_]", "_", check.name)
-            if name in taken or name in tests.names:
-                warn(
-                    "name",
-                    f"another check on this model is already named {name!r} as a Dagster "
-                    "check name (only letters, digits and `_`); rename one of them",
                 )
                 continue
             taken.add(name)
@@ -369,6 +328,48 @@ def plan_floe_checks(files: ProductFiles) -> tuple[list[PlannedCheck], list[Prob
                 )
             )
     return planned, warnings
+
+
+def _why_not_evaluated(
+    check: Any, name: str, node: dict[str, Any], compute: str, tests: "_DbtTests", taken: set[str]
+) -> tuple[str, str] | None:
+    """The field at fault and why, when a floe check gets no asset check; None when it gets one."""
+    kind = KINDS.get(check.type)
+    if compute != "duckdb":
+        return (
+            "",
+            f"plugins.compute.type is {compute!r} and this package evaluates floe "
+            "quality checks on DuckDB only; write it as a dbt test (dbt tests become "
+            "asset checks on any warehouse)",
+        )
+    if kind is None:
+        return (
+            "type",
+            f"type {check.type!r} is not one this package can evaluate (it can: "
+            f"{', '.join(sorted(KINDS))}); write it as a dbt test, or use one of those",
+        )
+    if node.get("config", {}).get("materialized") == "ephemeral":
+        return "", "the model is ephemeral, so there is no table to check"
+    if kind.column and not check.column:
+        return "column", f"type {check.type!r} checks a column: name it in `column`"
+    problems = kind.problems(check.parameters)
+    if problems:
+        return problems[0]
+    duplicate = tests.by_signature.get((check.type, check.column))
+    if duplicate:
+        return (
+            "",
+            f"dbt test {duplicate!r} checks the same ({check.type} on "
+            f"{check.column or 'the table'}) and, by floe's rule, takes precedence (it "
+            "runs with the model's dbt step); remove one of the two",
+        )
+    if name in taken or name in tests.names:
+        return (
+            "name",
+            f"another check on this model is already named {name!r} as a Dagster "
+            "check name (only letters, digits and `_`); rename one of them",
+        )
+    return None
 
 
 def check_warnings(files: ProductFiles) -> list[Problem]:
@@ -475,7 +476,9 @@ def _model_checks(plan: "ProductPlan", items: list[PlannedCheck]) -> AssetChecks
 def _describe(item: PlannedCheck) -> str:
     check = item.check
     on = f" on column {check.column}" if check.column else ""
-    return f"floe quality check {check.name}: {check.type}{on} ({check.dimension}, {check.severity})"
+    return (
+        f"floe quality check {check.name}: {check.type}{on} ({check.dimension}, {check.severity})"
+    )
 
 
 class _read_only:
@@ -536,7 +539,9 @@ def _evaluate(
         metadata["rows_failed"] = measure.rows_failed
     if measure.observed is not None:
         observed = measure.observed
-        metadata["observed_value"] = observed if isinstance(observed, (int, float)) else str(observed)
+        metadata["observed_value"] = (
+            observed if isinstance(observed, (int, float)) else str(observed)
+        )
     if measure.rows_failed is not None:
         outcome = f"{measure.rows_failed} of {measure.rows_checked} rows failed"
     else:

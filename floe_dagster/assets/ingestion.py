@@ -5,7 +5,6 @@ are built without importing the dlt source at load time, and the run's partition
 goes straight into the source function.
 """
 
-
 import importlib.util
 import sys
 import tempfile
@@ -89,7 +88,9 @@ def _source_assets(
         pool=source.pool,
         op_tags=step_op_tags(section.execution, size, step_labels(plan.name, step)),
     )
-    def _ingest(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
+    def _ingest(
+        context: AssetExecutionContext, warehouse: Warehouse
+    ) -> Iterator[MaterializeResult]:
         tables = [key.path[-1] for key in context.selected_asset_keys]
         window = _window_kwargs(context, scheme)
         with observed_step(context, plan):
@@ -121,7 +122,9 @@ def run_dlt_source(
 ) -> dict[str, int]:
     """Run the dlt source for `tables` into the warehouse; return rows loaded per table."""
     module_name, function_name = source.source.split(":")
-    factory = getattr(_import_product_module(plan.name, plan.project_dir, module_name), function_name)
+    factory = getattr(
+        _import_product_module(plan.name, plan.project_dir, module_name), function_name
+    )
     Path(duckdb_path).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="floe-dlt-") as pipelines_dir:
         pipeline = dlt.pipeline(

@@ -27,7 +27,9 @@ class FloeDbtTranslator(DagsterDbtTranslator):
         self, plan: ProductPlan, partitions: Mapping[str, PartitionsDefinition] | None = None
     ) -> None:
         quality = plan.files.artifacts.dagster.quality
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=quality.dbt_tests_as_checks))
+        super().__init__(
+            DagsterDbtTranslatorSettings(enable_asset_checks=quality.dbt_tests_as_checks)
+        )
         self._plan = plan
         self._prefix = plan.files.artifacts.asset_key_prefix
         self._partitions = dict(partitions or {})
@@ -65,7 +67,9 @@ class FloeDbtTranslator(DagsterDbtTranslator):
                 tags[SCHEME_TAG] = settings.partition_scheme
             if settings.quality_tier:
                 tags[TIER_TAG] = settings.quality_tier
-            tags.update({t: "" for t in settings.floe_tags if t not in tags and is_valid_tag_key(t)})
+            tags.update(
+                {t: "" for t in settings.floe_tags if t not in tags and is_valid_tag_key(t)}
+            )
         return tags
 
     def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,6 @@ below `retry.max_attempts`. Requests go through the global run-key check with th
 the trigger: the same cause never runs twice.
 """
 
-
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -38,7 +37,6 @@ from floe_dagster.automation.staleness import (
     partitioned_assets,
 )
 from floe_dagster.automation.staleness_check import (
-    CHECK_NAME,
     check_result,
     record_changed,
     states_by_asset,
@@ -46,7 +44,14 @@ from floe_dagster.automation.staleness_check import (
 from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.execution.policies import step_op_tags
 from floe_dagster.loading.plan import ProductPlan
-from floe_dagster.names import SCHEME_TAG, digest, model_key, step_labels, table_key
+from floe_dagster.names import (
+    SCHEME_TAG,
+    STALENESS_CHECK,
+    digest,
+    model_key,
+    step_labels,
+    table_key,
+)
 
 
 def retry_due(state: PartitionState, policy: StalenessPolicy, now: float) -> bool:
@@ -78,7 +83,7 @@ def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
             keys += [table_key(prefix, source.dbt_source, t) for t in source.tables]
     specs = [
         AssetCheckSpec(
-            CHECK_NAME,
+            STALENESS_CHECK,
             asset=key,
             blocking=False,
             description="Partitions in the staleness window that are missing, failed or stale, "
@@ -88,7 +93,7 @@ def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
     ]
 
     execution = plan.files.artifacts.dagster.execution
-    step = f"{plan.name}_{CHECK_NAME}"
+    step = f"{plan.name}_{STALENESS_CHECK}"
     tags = step_op_tags(execution, execution.default_workload_size, step_labels(plan.name, step))
 
     @multi_asset_check(specs=specs, name=step, can_subset=True, op_tags=tags)
@@ -99,7 +104,9 @@ def build_staleness_checks(plan: ProductPlan) -> list[AssetChecksDefinition]:
         grouped = states_by_asset(compute_states(context.instance, assets, policy))
         for asset in assets:
             yield AssetCheckResult(
-                asset_key=asset.key, check_name=CHECK_NAME, **check_result(grouped[asset.key], policy)
+                asset_key=asset.key,
+                check_name=STALENESS_CHECK,
+                **check_result(grouped[asset.key], policy),
             )
 
     return [_checks]
@@ -126,6 +133,7 @@ def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
         f"the last {policy.window} partitions; at most {policy.max_requests_per_tick} runs a tick.",
     )
     def staleness(context: SensorEvaluationContext) -> Iterator[RunRequest | SkipReason]:
+        assert context.repository_def is not None  # a sensor always runs in its repository
         graph = context.repository_def.asset_graph
         assets = partitioned_assets(graph)
         now = time.time()
@@ -140,11 +148,15 @@ def build_staleness_sensor(plan: ProductPlan) -> SensorDefinition | None:
                 "on the next ticks"
             )
         planned = [
-            guard.plan(keys, trigger=f"staleness:{digest('|'.join(causes))[:16]}", partition=partition)
+            guard.plan(
+                keys, trigger=f"staleness:{digest('|'.join(causes))[:16]}", partition=partition
+            )
             for partition, keys, causes in refresh_plan(graph, states, policy, now)
         ]
         if not planned:
-            yield SkipReason("every partition in the window is fresh, in flight, or waiting to retry")
+            yield SkipReason(
+                "every partition in the window is fresh, in flight, or waiting to retry"
+            )
             return
         requests, skipped = guard.request(context, planned)
         yield from requests

@@ -94,7 +94,9 @@ class RunIdentity:
         return f"{KEY_VERSION}-{json_digest(self.as_dict())[:40]}"
 
     def describe(self) -> str:
-        where = self.partition or (range_label(*self.partition_range) if self.partition_range else "")
+        where = self.partition or (
+            range_label(*self.partition_range) if self.partition_range else ""
+        )
         assets = self.assets[0] if len(self.assets) == 1 else f"{len(self.assets)} assets"
         return f"{assets}{' [' + where + ']' if where else ''} ({self.trigger})"
 
@@ -104,7 +106,11 @@ def fingerprint(
 ) -> str:
     """What the run would do: its config and the versions of the code and artifacts it runs."""
     return json_digest(
-        {"run_config": run_config, "artifact_version": artifact_version, "code": dict(code_versions)}
+        {
+            "run_config": run_config,
+            "artifact_version": artifact_version,
+            "code": dict(code_versions),
+        }
     )
 
 
@@ -158,7 +164,9 @@ class Skipped:
     @property
     def message(self) -> str:
         what = f"{self.planned.identity.describe()} run key {self.planned.run_key}"
-        holder = f"run {self.run_id}" if self.run_id else "a reservation whose run is not created yet"
+        holder = (
+            f"run {self.run_id}" if self.run_id else "a reservation whose run is not created yet"
+        )
         if self.cause == "duplicate":
             return f"duplicate: {what} is already held by {holder}"
         if self.cause == "conflict":
@@ -277,9 +285,11 @@ class RunKeyGuard:
                     skipped.append(Skipped(p, "duplicate", run.run_id))
                 else:
                     conflicts.append(Skipped(p, "conflict", run.run_id, run_fingerprint))
-            elif reservation is None or reservation.owner == owner:
-                free.append(p)
-            elif reservation.reserved_at < started - LEASE_SECONDS:
+            elif (
+                reservation is None
+                or reservation.owner == owner
+                or reservation.reserved_at < started - LEASE_SECONDS
+            ):
                 free.append(p)
             elif reservation.fingerprint == p.fingerprint:
                 skipped.append(Skipped(p, "in_flight"))

@@ -9,9 +9,8 @@ unpartitioned schedule's trigger includes the tick time, so each tick is new wor
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Mapping
+from typing import Any
 
 from dagster import (
     AssetSelection,
@@ -44,7 +43,9 @@ def _schedule(
     prefix = artifacts.asset_key_prefix
     nodes = plan.manifest["nodes"]
     sources = {s.name: s for s in artifacts.dagster.ingestion}
-    keys = [model_key(prefix, nodes[uid]["name"]) for uid in sorted(plan.schedule_models[spec.name])]
+    keys = [
+        model_key(prefix, nodes[uid]["name"]) for uid in sorted(plan.schedule_models[spec.name])
+    ]
     for name in spec.ingestion:
         keys += [table_key(prefix, sources[name].dbt_source, t) for t in sources[name].tables]
     scheme = plan.schedule_schemes.get(spec.name)
@@ -55,7 +56,9 @@ def _schedule(
         tags={PRODUCT_TAG: plan.name, TRIGGER_TAG: f"schedule:{spec.name}"},
     )
     status = (
-        DefaultScheduleStatus.RUNNING if spec.default_status == "running" else DefaultScheduleStatus.STOPPED
+        DefaultScheduleStatus.RUNNING
+        if spec.default_status == "running"
+        else DefaultScheduleStatus.STOPPED
     )
     common: dict[str, Any] = dict(
         name=spec.name,

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from enum import Enum
+from typing import Any
 
 from dagster import AssetKey, DagsterInstance, PartitionsDefinition
 
@@ -27,7 +28,6 @@ from floe_dagster.automation.staleness_reads import (
     read_evidence,
 )
 from floe_dagster.contract.dagster_section import StalenessPolicy
-from floe_dagster.names import CODE_VERSION_TAG
 
 
 class Status(str, Enum):
@@ -157,7 +157,7 @@ def _judge(
     mat_id = materialized.storage_id if materialized else None
     mat_time = materialized.timestamp if materialized else None
     code_version = materialized.code_version if materialized else None
-    common = {
+    common: dict[str, Any] = {
         "asset_key": asset.key,
         "partition": key,
         "in_flight": in_flight,
@@ -174,7 +174,9 @@ def _judge(
         )
     if mat_id is None:
         return PartitionState(
-            **common, status=Status.MISSING, reason="window closed, never materialized",
+            **common,
+            status=Status.MISSING,
+            reason="window closed, never materialized",
             cause="missing",
         )
     if asset.code_version and code_version and code_version != asset.code_version:
@@ -183,7 +185,10 @@ def _judge(
             status=Status.STALE_CODE,
             reason=f"materialized under code version {code_version[:12]}, now {asset.code_version[:12]}",
             cause=f"code:{asset.code_version}",
-            evidence={"materialized_code_version": code_version, "code_version": asset.code_version},
+            evidence={
+                "materialized_code_version": code_version,
+                "code_version": asset.code_version,
+            },
         )
     for parent, parent_id in upstream.items():
         if parent_id is not None and parent_id > mat_id:
@@ -192,11 +197,18 @@ def _judge(
                 status=Status.STALE_UPSTREAM,
                 reason=f"upstream {parent.to_user_string()} materialized after it",
                 cause=f"upstream:{parent.to_user_string()}:{parent_id}",
-                evidence={"upstream": parent.to_user_string(), "upstream_storage_id": parent_id,
-                          "materialized_storage_id": mat_id},
+                evidence={
+                    "upstream": parent.to_user_string(),
+                    "upstream_storage_id": parent_id,
+                    "materialized_storage_id": mat_id,
+                },
             )
     age_hours = (now - mat_time) / 3600 if mat_time is not None else None
-    if policy.max_age_hours is not None and age_hours is not None and age_hours > policy.max_age_hours:
+    if (
+        policy.max_age_hours is not None
+        and age_hours is not None
+        and age_hours > policy.max_age_hours
+    ):
         return PartitionState(
             **common,
             status=Status.STALE_AGE,
@@ -205,6 +217,9 @@ def _judge(
             evidence={"age_hours": round(age_hours, 2)},
         )
     return PartitionState(
-        **common, status=Status.FRESH, reason="up to date", cause="fresh",
+        **common,
+        status=Status.FRESH,
+        reason="up to date",
+        cause="fresh",
         evidence={"age_hours": round(age_hours, 2) if age_hours is not None else None},
     )

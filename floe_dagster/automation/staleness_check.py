@@ -28,9 +28,8 @@ from dagster import (
 from floe_dagster.automation.staleness import PartitionState, Status
 from floe_dagster.compat import latest_check_evaluations
 from floe_dagster.contract.dagster_section import StalenessPolicy
+from floe_dagster.names import STALENESS_CHECK, STATE_DIGEST_KEY
 
-CHECK_NAME = "partition_staleness"
-DIGEST_KEY = "floe/state_digest"
 CHECKS_PER_STATEMENT = 1000
 # Writes per tick: each evaluation is four statements (about 16 ms on PostgreSQL here), so a
 # first tick over 2,000 assets would spend half the 60 s sensor timeout on them; the rest
@@ -48,7 +47,9 @@ def states_by_asset(states: Sequence[PartitionState]) -> dict[AssetKey, list[Par
 def check_result(mine: Sequence[PartitionState], policy: StalenessPolicy) -> dict[str, Any]:
     """Passed, severity, description and metadata of one asset's check, from its states."""
     bad = [s for s in mine if s.needs_refresh]
-    given_up = [s for s in bad if s.status is Status.FAILED and s.failures >= policy.retry.max_attempts]
+    given_up = [
+        s for s in bad if s.status is Status.FAILED and s.failures >= policy.retry.max_attempts
+    ]
     counts: dict[str, int] = defaultdict(int)
     for s in mine:
         counts[s.status.value] += 1
@@ -65,7 +66,7 @@ def check_result(mine: Sequence[PartitionState], policy: StalenessPolicy) -> dic
             **{f"partitions_{status}": n for status, n in sorted(counts.items())},
             "gave_up_after_retries": len(given_up),
             "stale_partitions": listing or "none",
-            DIGEST_KEY: _digest(mine, severity),
+            STATE_DIGEST_KEY: _digest(mine, severity),
         },
     }
 
@@ -81,16 +82,18 @@ def record_changed(
     changed = []
     for start in range(0, len(keys), CHECKS_PER_STATEMENT):
         chunk = keys[start : start + CHECKS_PER_STATEMENT]
-        latest = latest_check_evaluations(instance, [AssetCheckKey(k, CHECK_NAME) for k in chunk])
+        latest = latest_check_evaluations(
+            instance, [AssetCheckKey(k, STALENESS_CHECK) for k in chunk]
+        )
         for key in chunk:
-            previous = latest.get(AssetCheckKey(key, CHECK_NAME))
-            recorded = previous.metadata.get(DIGEST_KEY) if previous else None
-            if recorded is None or recorded.value != results[key]["metadata"][DIGEST_KEY]:
+            previous = latest.get(AssetCheckKey(key, STALENESS_CHECK))
+            recorded = previous.metadata.get(STATE_DIGEST_KEY) if previous else None
+            if recorded is None or recorded.value != results[key]["metadata"][STATE_DIGEST_KEY]:
                 changed.append(key)
     changed.sort(key=lambda k: results[k]["passed"])  # stable: failing checks first
     for key in changed[:limit]:
         instance.report_runless_asset_event(
-            AssetCheckEvaluation(asset_key=key, check_name=CHECK_NAME, **results[key])
+            AssetCheckEvaluation(asset_key=key, check_name=STALENESS_CHECK, **results[key])
         )
     return changed[:limit], max(0, len(changed) - limit)
 

@@ -107,7 +107,9 @@ def _wipe_times(
 
 
 def _judge_attempts(
-    instance: DagsterInstance, attempts: Sequence[tuple[AssetKey, str, str, int]], evidence: Evidence
+    instance: DagsterInstance,
+    attempts: Sequence[tuple[AssetKey, str, str, int]],
+    evidence: Evidence,
 ) -> None:
     """Failed attempts (with their end times) and partitions whose latest attempt still runs.
 

@@ -40,5 +40,7 @@ def status_text(instance: DagsterInstance, plan: ProductPlan, asset_graph, as_js
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     lines.append("")
-    lines.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no partitions")
+    lines.append(
+        ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no partitions"
+    )
     return "\n".join(lines)

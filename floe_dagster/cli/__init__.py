@@ -24,12 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="floe-dagster", description=__doc__)
     subcommands = parser.add_subparsers(dest="command", required=True)
 
-    validate = subcommands.add_parser("validate", help="check a product directory; exit 1 on errors")
+    validate = subcommands.add_parser(
+        "validate", help="check a product directory; exit 1 on errors"
+    )
     validate.set_defaults(run=commands.validate)
     validate.add_argument("project_dir", type=Path)
     validate.add_argument("--product", help="product name (default: from the artifacts)")
 
-    schema = subcommands.add_parser("schema", help="print the JSON Schema of compiled_artifacts.json")
+    schema = subcommands.add_parser(
+        "schema", help="print the JSON Schema of compiled_artifacts.json"
+    )
     schema.set_defaults(run=commands.schema)
     schema.add_argument("--output", type=Path, help="write to this file instead of stdout")
     schema.add_argument(
@@ -72,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.add_argument("--product", help="only this product's")
     conflicts.add_argument("--json", action="store_true", help="print JSON")
 
-    status = subcommands.add_parser("status", help="print each partition's staleness with its reason")
+    status = subcommands.add_parser(
+        "status", help="print each partition's staleness with its reason"
+    )
     status.set_defaults(run=commands.status)
     status.add_argument("project_dir", type=Path)
     status.add_argument("--product", help="product name (default: from the artifacts)")

@@ -107,8 +107,14 @@ def launch(args: argparse.Namespace) -> int:
     name = product_name_for(args.project_dir, args.product)
     with DagsterInstance.get() as instance:
         result = launch_run(
-            instance, name, args.project_dir, args.select, args.trigger,
-            args.partition, bounds, args.location,
+            instance,
+            name,
+            args.project_dir,
+            args.select,
+            args.trigger,
+            args.partition,
+            bounds,
+            args.location,
         )
     if isinstance(result, str):
         print(f"submitted run {result}")

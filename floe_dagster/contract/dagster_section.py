@@ -9,6 +9,7 @@ or Kubernetes secrets. Absent, every setting takes its default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,7 +50,9 @@ def _check_cron(value: str) -> str:
 class PartitionVars(Strict):
     """Names of the dbt vars (and dlt arguments) that receive a run's time window."""
 
-    min: str = Field(default="min_date", pattern=IDENTIFIER, description="Window start (inclusive).")
+    min: str = Field(
+        default="min_date", pattern=IDENTIFIER, description="Window start (inclusive)."
+    )
     max: str = Field(default="max_date", pattern=IDENTIFIER, description="Window end (exclusive).")
 
 
@@ -93,7 +96,10 @@ class BackfillPolicy(Strict):
         "`chunked`: runs of at most `chunk_size` partitions."
     )
     chunk_size: int | None = Field(
-        default=None, ge=1, le=1000, description="Partitions per run (at most 1,000); required for `chunked`."
+        default=None,
+        ge=1,
+        le=1000,
+        description="Partitions per run (at most 1,000); required for `chunked`.",
     )
 
     @model_validator(mode="after")
@@ -194,10 +200,16 @@ class RunKeyLimits(Strict):
     """Published limits of the global run-key check."""
 
     max_requests_per_evaluation: int = Field(
-        default=1000, ge=1, le=1000, description="Run requests one tick or launch may make (at most 1,000)."
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Run requests one tick or launch may make (at most 1,000).",
     )
     reservation_retention_days: int = Field(
-        default=30, ge=1, le=365, description="Days a run-key reservation or conflict record is kept."
+        default=30,
+        ge=1,
+        le=365,
+        description="Days a run-key reservation or conflict record is kept.",
     )
 
 
@@ -259,7 +271,7 @@ class WorkloadSize(Strict):
     memory_limit: str = Field(description="e.g. `1Gi`.")
 
 
-DEFAULT_WORKLOAD_SIZES: dict[str, WorkloadSize] = {
+DEFAULT_WORKLOAD_SIZES: dict[WorkloadSizeName, WorkloadSize] = {
     "small": WorkloadSize(
         cpu_request="250m", cpu_limit="1", memory_request="512Mi", memory_limit="1Gi"
     ),
@@ -348,10 +360,13 @@ class DagsterSection(Strict):
     """Everything floe-dagster needs that floe's contract has no field for."""
 
     asset_key_prefix: list[str] | None = Field(
-        default=None, description="Asset key prefix; defaults to `identity.product_id` split on '.'."
+        default=None,
+        description="Asset key prefix; defaults to `identity.product_id` split on '.'.",
     )
     owners: list[str] = Field(default_factory=list, description="Default owners of every asset.")
-    dbt_target: str | None = Field(default=None, description="profiles.yml target; default if absent.")
+    dbt_target: str | None = Field(
+        default=None, description="profiles.yml target; default if absent."
+    )
     ingestion: list[IngestionSource] = Field(default_factory=list, description="dlt sources.")
     transforms: list[TransformOverride] = Field(
         default_factory=list, description="Per-selection settings for dbt models."
@@ -400,7 +415,11 @@ class DagsterSection(Strict):
         schemes = {s.name for s in self.partition_schemes}
         if len(schemes) != len(self.partition_schemes):
             raise ValueError("partition scheme names must be unique")
-        for field, items in (("transforms", self.transforms), ("ingestion", self.ingestion)):
+        scheme_users: list[tuple[str, Sequence[TransformOverride | IngestionSource]]] = [
+            ("transforms", self.transforms),
+            ("ingestion", self.ingestion),
+        ]
+        for field, items in scheme_users:
             for i, item in enumerate(items):
                 if item.partition_scheme is not None and item.partition_scheme not in schemes:
                     known = ", ".join(sorted(schemes)) or "none declared"

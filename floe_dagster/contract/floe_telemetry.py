@@ -47,7 +47,7 @@ class TelemetryAuth(Strict):
 
     @field_validator("api_key", "bearer_token")
     @classmethod
-    def _masked_only(cls, value: str | None, info) -> str | None:  # noqa: ANN001
+    def _masked_only(cls, value: str | None, info) -> str | None:
         if value is None or value == SECRET_MASK:
             return value
         # Never put `value` in the message: it is a credential.

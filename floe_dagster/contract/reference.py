@@ -43,7 +43,7 @@ def _section(heading: str, obj: dict[str, Any]) -> list[str]:
         lines += [_one_line(obj["description"]), ""]
     properties = obj.get("properties", {})
     if not properties:
-        return lines + [f"Type: {_type(obj)}.", ""]
+        return [*lines, f"Type: {_type(obj)}.", ""]
     required = set(obj.get("required", []))
     lines += ["| field | type | required | default | description |", "|---|---|---|---|---|"]
     for field, prop in properties.items():
@@ -56,7 +56,7 @@ def _section(heading: str, obj: dict[str, Any]) -> list[str]:
             _one_line(prop.get("description", "")),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _reading_order(schema: dict[str, Any], defs: dict[str, Any]) -> list[str]:

@@ -23,7 +23,8 @@ from floe_dagster.contract.dagster_section import (
 
 def workload_resources(execution: ExecutionConfig, workload_size: str) -> dict[str, dict[str, str]]:
     """Kubernetes `resources` for a size: the artifacts' table, else the documented default."""
-    size = execution.workload_sizes.get(cast(WorkloadSizeName, workload_size)) or DEFAULT_WORKLOAD_SIZES[workload_size]
+    name = cast(WorkloadSizeName, workload_size)  # callers check it against the three sizes
+    size = execution.workload_sizes.get(name) or DEFAULT_WORKLOAD_SIZES[name]
     return {
         "requests": {"cpu": size.cpu_request, "memory": size.memory_request},
         "limits": {"cpu": size.cpu_limit, "memory": size.memory_limit},

@@ -97,7 +97,7 @@ def window_warnings(
                 str(project_dir / node["original_file_path"]),
                 node["name"],
                 "is partitioned but never filters by the run's window, so every partition "
-                f"rebuilds the whole table: use {{{{ floe_dagster.partition_window('<date column>') }}}} "
+                "rebuilds the whole table: use {{ floe_dagster.partition_window('<date column>') }} "
                 "(docs/partition_windows.md)",
             )
         )

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -37,17 +37,25 @@ PLACEHOLDERS = {
     "plugins.orchestrator.config.owners": "who owns every asset: emails or `team:<name>`",
 }
 # Not part of the product's inputs: what dbt, Dagster and init itself write.
-UNHASHED = {"target", "logs", "dbt_packages", "warehouse", ".user.yml", "__pycache__",
-            ARTIFACTS, DEFINITIONS}
+UNHASHED = {
+    "target",
+    "logs",
+    "dbt_packages",
+    "warehouse",
+    ".user.yml",
+    "__pycache__",
+    ARTIFACTS,
+    DEFINITIONS,
+}
 SEMVER_PREFIX = re.compile(r"^\d+\.\d+\.\d+")
 ENV_VAR_DEFAULT = re.compile(r"""env_var\(\s*['"][^'"]+['"]\s*,\s*['"]([^'"]+)['"]\s*\)""")
 
-DEFINITIONS_TEXT = '''from pathlib import Path
+DEFINITIONS_TEXT = """from pathlib import Path
 
 from floe_dagster import load_product_definitions
 
 defs = load_product_definitions({name!r}, Path(__file__).parent)
-'''
+"""
 
 PROFILES_TEXT = """{profile}:
   target: dev
@@ -86,11 +94,18 @@ def init_product(
     _check_name(product, name is not None, project_dir)
     existing = [f for f in (ARTIFACTS, DEFINITIONS) if (project_dir / f).exists()]
     if existing and not force:
-        raise FloeConfigError(product, [
-            Problem(str(project_dir / f), "", "exists; `floe-dagster init` never overwrites a "
-                    "product file: pass --force to replace it, or edit it instead")
-            for f in existing
-        ])
+        raise FloeConfigError(
+            product,
+            [
+                Problem(
+                    str(project_dir / f),
+                    "",
+                    "exists; `floe-dagster init` never overwrites a "
+                    "product file: pass --force to replace it, or edit it instead",
+                )
+                for f in existing
+            ],
+        )
 
     result = InitResult(project_dir, product, written=[ARTIFACTS, DEFINITIONS])
     profile = str(dbt_project.get("profile") or dbt_project["name"])
@@ -103,16 +118,18 @@ def init_product(
         warehouse = _duckdb_path_of(profiles_path, profile) or warehouse
         result.kept.append(PROFILES)
 
-    artifacts = artifacts_for(product, _product_version(dbt_project), domain, warehouse,
-                              _source_hash(project_dir))
+    artifacts = artifacts_for(
+        product, _product_version(dbt_project), domain, warehouse, _source_hash(project_dir)
+    )
     (project_dir / ARTIFACTS).write_text(json.dumps(artifacts, indent=2) + "\n")
     (project_dir / DEFINITIONS).write_text(DEFINITIONS_TEXT.format(name=product))
     if write_profiles:
         profiles_path.write_text(
             PROFILES_TEXT.format(profile=profile, env=DUCKDB_PATH_ENV, path=warehouse)
         )
-    result.placeholders = {k: v for k, v in PLACEHOLDERS.items()
-                           if not (k == "identity.domain" and domain)}
+    result.placeholders = {
+        k: v for k, v in PLACEHOLDERS.items() if not (k == "identity.domain" and domain)
+    }
     return result
 
 
@@ -126,7 +143,7 @@ def artifacts_for(
     return {
         "version": CURRENT_VERSION,
         "metadata": {
-            "compiled_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            "compiled_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "floe_version": f"floe-dagster init {_installed('floe-dagster')}",
             "source_hash": source_hash,
             "product_name": product,
@@ -171,8 +188,12 @@ def _read_dbt_project(project_dir: Path, name: str | None) -> dict[str, Any]:
     who = name or project_dir.name
     if not path.is_file():
         raise FloeConfigError.single(
-            who, str(path), "", "not found: `floe-dagster init` takes the directory of a dbt "
-            "project (the one holding dbt_project.yml)")
+            who,
+            str(path),
+            "",
+            "not found: `floe-dagster init` takes the directory of a dbt "
+            "project (the one holding dbt_project.yml)",
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -187,8 +208,12 @@ def _check_name(product: str, given: bool, project_dir: Path) -> None:
         return
     where = ("--name", "") if given else (str(project_dir / DBT_PROJECT), "name")
     raise FloeConfigError.single(
-        product, where[0], where[1], f"{product!r} is not a floe product name: a letter, then "
-        "letters, digits, `_` or `-` (at most 128); pass a valid one with --name")
+        product,
+        where[0],
+        where[1],
+        f"{product!r} is not a floe product name: a letter, then "
+        "letters, digits, `_` or `-` (at most 128); pass a valid one with --name",
+    )
 
 
 def _product_version(dbt_project: dict[str, Any]) -> str:

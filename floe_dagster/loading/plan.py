@@ -13,7 +13,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from floe_dagster.automation.limits import staleness_problems
 from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.contract.dagster_section import (
     BackfillPolicy,
@@ -23,9 +22,10 @@ from floe_dagster.contract.dagster_section import (
 )
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.loading.dbt_checks import profile_problems, window_warnings
+from floe_dagster.loading.limits import staleness_problems
 from floe_dagster.loading.manifest import slim_manifest
-from floe_dagster.loading.quality_gates import gate_warnings
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
+from floe_dagster.loading.quality_gates import gate_warnings
 from floe_dagster.loading.selection import resolve_selections
 
 BUILDABLE_TYPES = ("model", "seed", "snapshot")
@@ -89,10 +89,14 @@ class ProductPlan:
         for uid, s in self.model_settings.items():
             buckets[(s.partition_scheme, s.backfill, s.workload_size, s.pool)].add(uid)
         groups = []
-        for (scheme, backfill, size, pool), uids in sorted(buckets.items(), key=lambda kv: str(kv[0])):
+        for (scheme, backfill, size, pool), uids in sorted(
+            buckets.items(), key=lambda kv: str(kv[0])
+        ):
             parts = ["dbt", scheme or "unpartitioned"]
             if backfill is not None:
-                parts.append(backfill.policy + (str(backfill.chunk_size) if backfill.chunk_size else ""))
+                parts.append(
+                    backfill.policy + (str(backfill.chunk_size) if backfill.chunk_size else "")
+                )
             if size != self.files.artifacts.dagster.execution.default_workload_size:
                 parts.append(size)
             if pool:
@@ -121,7 +125,9 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     def select(select: str, exclude: str | None, field_path: str) -> set[str]:
         result = resolved[(select, exclude)]
         if isinstance(result, Exception):
-            problems.append(Problem(where, field_path, f"invalid dbt selection {select!r}: {result}"))
+            problems.append(
+                Problem(where, field_path, f"invalid dbt selection {select!r}: {result}")
+            )
             return set()
         for term in _terms(select):
             if (term, None) != (select, exclude) and not resolved[(term, None)]:
@@ -133,7 +139,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
                         "target/manifest.json; fix or remove that term",
                     )
                 )
-        chosen = result & models.keys()
+        chosen = set(result & models.keys())
         if not chosen:
             problems.append(
                 Problem(
@@ -155,7 +161,9 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     settings = {uid: defaults for uid in models}
     scheme_source: dict[str, int] = {}
     for i, override in enumerate(section.transforms):
-        for uid in select(override.select, override.exclude, f"{SETTINGS_PATH}.transforms[{i}].select"):
+        for uid in select(
+            override.select, override.exclude, f"{SETTINGS_PATH}.transforms[{i}].select"
+        ):
             current = settings[uid]
             if override.partition_scheme and current.partition_scheme not in (
                 None,
@@ -205,7 +213,9 @@ def build_plan(files: ProductFiles) -> ProductPlan:
             Problem(where, "plugins.compute.config.path", "DuckDB needs the database file's path")
         )
     problems += profile_problems(files)
-    problems += staleness_problems(section.sensors.staleness, _partitioned_assets(section, settings), where)
+    problems += staleness_problems(
+        section.sensors.staleness, _partitioned_assets(section, settings), where
+    )
     if problems:
         raise FloeConfigError(files.name, problems)
     schemes = {s.name: s for s in section.partition_schemes}
@@ -253,7 +263,12 @@ def _terms(select: str) -> list[str]:
 
 
 def _terms_of(selections: list[tuple[str, str | None]]) -> list[tuple[str, None]]:
-    return [(term, None) for select, _ in selections if len(_terms(select)) > 1 for term in _terms(select)]
+    return [
+        (term, None)
+        for select, _ in selections
+        if len(_terms(select)) > 1
+        for term in _terms(select)
+    ]
 
 
 def _resolved_models_exist(
@@ -285,9 +300,7 @@ def _with_floe_model(settings: ModelSettings, model: Any | None) -> ModelSetting
     """floe's quality tier and tags for the model, where floe resolved it."""
     if model is None or (model.quality_tier is None and not model.tags):
         return settings
-    return replace(
-        settings, quality_tier=model.quality_tier, floe_tags=tuple(model.tags or ())
-    )
+    return replace(settings, quality_tier=model.quality_tier, floe_tags=tuple(model.tags or ()))
 
 
 def _schedule_schemes(
@@ -300,11 +313,11 @@ def _schedule_schemes(
 ) -> dict[str, str]:
     """The one partition scheme each schedule's selection uses, if any; two is an error."""
     sources = {s.name: s for s in section.ingestion}
-    found = {}
+    found: dict[str, str] = {}
     for i, spec in enumerate(section.effective_schedules(product)):
-        schemes = {settings[u].partition_scheme for u in schedule_models.get(spec.name, ())}
-        schemes |= {sources[n].partition_scheme for n in spec.ingestion if n in sources}
-        schemes.discard(None)
+        used = [settings[u].partition_scheme for u in schedule_models.get(spec.name, ())]
+        used += [sources[n].partition_scheme for n in spec.ingestion if n in sources]
+        schemes = {s for s in used if s is not None}
         if len(schemes) > 1:
             problems.append(
                 Problem(
@@ -326,7 +339,11 @@ def _partitioned_assets(section: DagsterSection, settings: dict[str, ModelSettin
 
 
 def _check_ingestion(
-    sources: list[IngestionSource], project_dir: Path, manifest: dict, where: str, problems: list[Problem]
+    sources: list[IngestionSource],
+    project_dir: Path,
+    manifest: dict,
+    where: str,
+    problems: list[Problem],
 ) -> None:
     """Each ingested table must be a table of its dbt source, loaded once, by an existing module."""
     tables: dict[str, set[str]] = defaultdict(set)

@@ -53,7 +53,9 @@ def runtime_profiles_dir(
         return project_dir
     text = yaml.safe_dump(profiles, sort_keys=True)
     version = digest(f"{project_dir}\n{text}")[:12]
-    target = Path(tempfile.gettempdir()) / RUNTIME_PROFILES_ROOT / f"{artifacts.safe_name}-{version}"
+    target = (
+        Path(tempfile.gettempdir()) / RUNTIME_PROFILES_ROOT / f"{artifacts.safe_name}-{version}"
+    )
     path = target / PROFILES_FILE
     if not path.is_file() or path.read_text() != text:
         target.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,10 @@ def _duckdb_path_from_env(profile: Any) -> Any:
     outputs = {}
     for target, output in profile["outputs"].items():
         if isinstance(output, dict) and output.get("type") == "duckdb" and output.get("path"):
-            output = {**output, "path": f"{{{{ env_var('{DUCKDB_PATH_ENV}', '{output['path']}') }}}}"}
+            output = {
+                **output,
+                "path": f"{{{{ env_var('{DUCKDB_PATH_ENV}', '{output['path']}') }}}}",
+            }
         outputs[target] = output
     return {**profile, "outputs": outputs}
 

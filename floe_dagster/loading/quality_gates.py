@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 DEFAULT_TIER = "bronze"
 
 
-def gate_warnings(files: ProductFiles, model_settings: Mapping[str, ModelSettings]) -> list[Problem]:
+def gate_warnings(
+    files: ProductFiles, model_settings: Mapping[str, ModelSettings]
+) -> list[Problem]:
     """A warning per model whose tier's gate asks for test types or coverage it does not have."""
     config = files.artifacts.quality_config
     if config is None or not config.enabled:
@@ -64,7 +66,6 @@ def gate_warnings(files: ProductFiles, model_settings: Mapping[str, ModelSetting
                 )
             )
     return warnings
-
 
 
 def _tests_by_model(

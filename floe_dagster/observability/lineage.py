@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from urllib.parse import urlsplit
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
+from urllib.parse import urlsplit
 
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -75,7 +75,7 @@ def run_event(
     """A run event for `job` in the product's lineage namespace, stamped now."""
     return RunEvent(
         eventType=RunState(event_type),
-        eventTime=datetime.now(timezone.utc).isoformat(),
+        eventTime=datetime.now(UTC).isoformat(),
         producer=PRODUCER,
         run=Run(runId=run_id, facets=run_facets or {}),
         job=Job(

@@ -69,7 +69,9 @@ class _RunSpanExecutor(Executor):
     `env_vars` then). Before that, a stand-in value lets Dagster ask for the retry mode.
     """
 
-    def __init__(self, create: Callable[[], Executor], artifacts: CompiledArtifacts, product: str) -> None:
+    def __init__(
+        self, create: Callable[[], Executor], artifacts: CompiledArtifacts, product: str
+    ) -> None:
         self._create = create
         with _exported({TRACEPARENT: os.environ.get(TRACEPARENT, _NO_PARENT)}):
             self._inner = create()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from functools import cached_property
+from datetime import UTC, datetime
+from functools import cached_property, partial
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey
@@ -154,7 +154,10 @@ class StepObserver:
                 run_facets=facets,
                 job_facets={
                     "jobType": job_type_job.JobTypeJobFacet(
-                        processingType="BATCH", integration="DAGSTER", jobType="ASSET", producer=PRODUCER
+                        processingType="BATCH",
+                        integration="DAGSTER",
+                        jobType="ASSET",
+                        producer=PRODUCER,
                     )
                 },
             ),
@@ -209,10 +212,10 @@ def observed_step(context: AssetExecutionContext, plan: ProductPlan) -> Iterator
     try:
         yield observer
     except BaseException as error:
-        quietly("Finishing lineage and telemetry for the step", lambda: observer._finish(error))
+        quietly("Finishing lineage and telemetry for the step", partial(observer._finish, error))
         raise
     quietly("Finishing lineage and telemetry for the step", lambda: observer._finish(None))
 
 
 def _nanos(moment: datetime | None) -> int:
-    return int((moment or datetime.now(timezone.utc)).timestamp() * 1e9)
+    return int((moment or datetime.now(UTC)).timestamp() * 1e9)

@@ -78,11 +78,16 @@ def trace_env(artifacts: CompiledArtifacts, run_id: str) -> dict[str, str]:
 
 def run_context(run_id: str) -> Context:
     """The run span as a remote parent: the incoming `TRACEPARENT` if it is this run's."""
-    incoming = TraceContextTextMapPropagator().extract({"traceparent": os.environ.get(TRACEPARENT, "")})
+    incoming = TraceContextTextMapPropagator().extract(
+        {"traceparent": os.environ.get(TRACEPARENT, "")}
+    )
     if get_current_span(incoming).get_span_context().trace_id == trace_id(run_id):
         return incoming
     parent = SpanContext(
-        trace_id(run_id), run_span_id(run_id), is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+        trace_id(run_id),
+        run_span_id(run_id),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
     )
     return set_span_in_context(NonRecordingSpan(parent))
 
@@ -132,7 +137,9 @@ def _open(
 
 
 def _exporter(telemetry: TelemetryConfig, credential_env: str | None) -> SpanExporter:
-    timeout = min(telemetry.batch_processor.export_timeout_millis / 1000, EXPORT_TIMEOUT_CAP_SECONDS)
+    timeout = min(
+        telemetry.batch_processor.export_timeout_millis / 1000, EXPORT_TIMEOUT_CAP_SECONDS
+    )
     headers = _headers(telemetry, credential_env)
     endpoint = telemetry.otlp_endpoint
     if telemetry.otlp_protocol == "http":

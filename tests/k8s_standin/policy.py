@@ -19,20 +19,27 @@ def violations(objects: list[dict[str, Any]]) -> list[str]:
     for obj in objects:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] == "Secret" and (obj.get("data") or obj.get("stringData")):
-            found.append(f"{where}: carries secret data inline; reference an existing secret instead")
+            found.append(
+                f"{where}: carries secret data inline; reference an existing secret instead"
+            )
         pod = _pod_spec(obj)
         if pod is None:
             continue
         pod_context = pod.get("securityContext", {})
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
-            found += [f"{where} container {container['name']}: {v}" for v in _container(container, pod_context)]
+            found += [
+                f"{where} container {container['name']}: {v}"
+                for v in _container(container, pod_context)
+            ]
     return found
 
 
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] == "Pod":
         return obj["spec"]
-    template = obj.get("spec", {}).get("template") or obj.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template")
+    template = obj.get("spec", {}).get("template") or obj.get("spec", {}).get(
+        "jobTemplate", {}
+    ).get("spec", {}).get("template")
     return template["spec"] if template else None
 
 
@@ -42,7 +49,9 @@ def _container(container: dict[str, Any], pod_context: dict[str, Any]) -> list[s
     if context.get("runAsNonRoot") is not True or context.get("runAsUser") == 0:
         problems.append("may run as root: set securityContext.runAsNonRoot: true")
     if context.get("readOnlyRootFilesystem") is not True:
-        problems.append("root filesystem is writable: set securityContext.readOnlyRootFilesystem: true")
+        problems.append(
+            "root filesystem is writable: set securityContext.readOnlyRootFilesystem: true"
+        )
     resources = container.get("resources", {})
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
@@ -50,5 +59,7 @@ def _container(container: dict[str, Any], pod_context: dict[str, Any]) -> list[s
                 problems.append(f"no {resource} {kind[:-1]}: set resources.{kind}.{resource}")
     for var in container.get("env", []):
         if "value" in var and SECRET_NAME.search(var["name"]):
-            problems.append(f"env {var['name']} carries a secret inline: use valueFrom.secretKeyRef")
+            problems.append(
+                f"env {var['name']} carries a secret inline: use valueFrom.secretKeyRef"
+            )
     return problems

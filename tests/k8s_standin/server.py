@@ -24,7 +24,7 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from urllib.parse import parse_qs, urlparse
 import kubernetes_validate
 
 KUBERNETES_VERSION = "1.35"
-IMAGE_PATH = f"{Path(sys.executable).parent}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin"
+IMAGE_PATH = (
+    f"{Path(sys.executable).parent}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin"
+)
 
 
 def schema_errors(body: dict[str, Any]) -> list[str]:
@@ -46,7 +48,7 @@ def schema_errors(body: dict[str, Any]) -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -62,14 +64,27 @@ class Pod:
 
     def to_json(self) -> dict[str, Any]:
         container = self.body["spec"]["containers"][0]["name"]
-        state: dict[str, Any] = {"running": {"startedAt": self.body["metadata"]["creationTimestamp"]}}
+        state: dict[str, Any] = {
+            "running": {"startedAt": self.body["metadata"]["creationTimestamp"]}
+        }
         if self.exit_code is not None:
-            state = {"terminated": {"exitCode": self.exit_code, "reason": "Completed" if self.exit_code == 0 else "Error"}}
+            state = {
+                "terminated": {
+                    "exitCode": self.exit_code,
+                    "reason": "Completed" if self.exit_code == 0 else "Error",
+                }
+            }
         status = {
             "phase": self.phase,
             "containerStatuses": [
-                {"name": container, "image": self.body["spec"]["containers"][0]["image"],
-                 "imageID": "", "ready": self.phase == "Running", "restartCount": 0, "state": state}
+                {
+                    "name": container,
+                    "image": self.body["spec"]["containers"][0]["image"],
+                    "imageID": "",
+                    "ready": self.phase == "Running",
+                    "restartCount": 0,
+                    "state": state,
+                }
             ],
         }
         return {"apiVersion": "v1", "kind": "Pod", **self.body, "status": status}
@@ -92,7 +107,10 @@ class Job:
         elif pod.exit_code == 0:
             status.update(succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
         else:
-            status.update(failed=1, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])
+            status.update(
+                failed=1,
+                conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}],
+            )
         return status
 
     def to_json(self) -> dict[str, Any]:
@@ -171,15 +189,23 @@ class KubernetesStandIn:
         template = json.loads(json.dumps(job.body["spec"]["template"]))
         name = f"{job.name}-{uuid.uuid4().hex[:5]}"
         metadata = template.setdefault("metadata", {})
-        metadata.update(name=name, namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=_now())
-        metadata.setdefault("labels", {}).update({"job-name": job.name, "batch.kubernetes.io/job-name": job.name})
+        metadata.update(
+            name=name, namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=_now()
+        )
+        metadata.setdefault("labels", {}).update(
+            {"job-name": job.name, "batch.kubernetes.io/job-name": job.name}
+        )
         pod = Pod(name, namespace, job.name, template, self._scratch / f"{name}.log")
         container = template["spec"]["containers"][0]
         command = [*container.get("command", []), *container.get("args", [])]
         home = self._scratch / name
         home.mkdir()
         try:
-            env = {"PATH": IMAGE_PATH, "HOME": str(home), **self._container_env(namespace, container)}
+            env = {
+                "PATH": IMAGE_PATH,
+                "HOME": str(home),
+                **self._container_env(namespace, container),
+            }
         except KeyError as exc:  # a missing Secret: the pod never starts
             pod.log_path.write_text(f"CreateContainerConfigError: {exc}\n")
             pod.phase, pod.exit_code = "Failed", 128
@@ -230,13 +256,21 @@ class KubernetesStandIn:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
         with self._lock:
             pods = [p for j in self.jobs.values() for p in j.pods if p.namespace == namespace]
-        return [p for p in pods if all(p.body["metadata"]["labels"].get(k) == v for k, v in wanted.items())]
+        return [
+            p
+            for p in pods
+            if all(p.body["metadata"]["labels"].get(k) == v for k, v in wanted.items())
+        ]
 
     def find_jobs(self, namespace: str, selector: str) -> list[Job]:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
         with self._lock:
             jobs = [j for (ns, _), j in self.jobs.items() if ns == namespace]
-        return [j for j in jobs if all(j.body["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+        return [
+            j
+            for j in jobs
+            if all(j.body["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+        ]
 
 
 def _kill(pod: Pod) -> None:
@@ -249,13 +283,24 @@ def _kill(pod: Pod) -> None:
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Success" if code < 300 else "Failure",
-            "code": code, "reason": reason, "message": message}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Success" if code < 300 else "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
 
 
 _ROUTES = [
     ("jobs", re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs$")),
-    ("job", re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs/(?P<name>[^/]+?)(?P<sub>/status)?$")),
+    (
+        "job",
+        re.compile(
+            r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs/(?P<name>[^/]+?)(?P<sub>/status)?$"
+        ),
+    ),
     ("pods", re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")),
     ("pod", re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+?)(?P<sub>/log)?$")),
     ("secrets", re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets$")),
@@ -281,7 +326,9 @@ def _handler_for(api: KubernetesStandIn) -> type[BaseHTTPRequestHandler]:
             text = body if isinstance(body, str) else json.dumps(body)
             data = text.encode()
             self.send_response(code)
-            self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+            self.send_header(
+                "Content-Type", "text/plain" if isinstance(body, str) else "application/json"
+            )
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -307,26 +354,47 @@ def _handler_for(api: KubernetesStandIn) -> type[BaseHTTPRequestHandler]:
             selector = query.get("labelSelector", [""])[0]
             if route == "jobs":
                 items = [j.to_json() for j in api.find_jobs(params["ns"], selector)]
-                self._send(200, {"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": items})
+                self._send(
+                    200,
+                    {"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": items},
+                )
             elif route == "job":
                 job = api.jobs.get((params["ns"], params["name"]))
-                self._send(200, job.to_json()) if job else self._send(404, _status(404, "NotFound", params["name"]))
+                self._send(200, job.to_json()) if job else self._send(
+                    404, _status(404, "NotFound", params["name"])
+                )
             elif route == "pods":
                 items = [p.to_json() for p in api.find_pods(params["ns"], selector)]
-                self._send(200, {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
+                self._send(
+                    200, {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}
+                )
             elif route == "pod":
-                pod = next((p for p in api.find_pods(params["ns"], "") if p.name == params["name"]), None)
+                pod = next(
+                    (p for p in api.find_pods(params["ns"], "") if p.name == params["name"]), None
+                )
                 if pod is None:
                     self._send(404, _status(404, "NotFound", params["name"]))
                 elif params.get("sub") == "/log":
-                    self._send(200, pod.log_path.read_text(errors="replace") if pod.log_path.exists() else "")
+                    self._send(
+                        200,
+                        pod.log_path.read_text(errors="replace") if pod.log_path.exists() else "",
+                    )
                 else:
                     self._send(200, pod.to_json())
             elif route == "events":
-                self._send(200, {"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": []})
+                self._send(
+                    200, {"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": []}
+                )
             elif route == "namespace":
-                self._send(200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": params["ns"]},
-                                 "status": {"phase": "Active"}})
+                self._send(
+                    200,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Namespace",
+                        "metadata": {"name": params["ns"]},
+                        "status": {"phase": "Active"},
+                    },
+                )
             else:
                 self._send(404, _status(404, "NotFound", self.path))
 

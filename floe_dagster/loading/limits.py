@@ -14,7 +14,9 @@ from floe_dagster.errors import Problem
 MAX_JUDGED_PARTITIONS = 100_000  # partitioned assets x window; measured, docs/benchmarks.md
 
 
-def staleness_problems(policy: StalenessPolicy, partitioned_assets: int, where: str) -> list[Problem]:
+def staleness_problems(
+    policy: StalenessPolicy, partitioned_assets: int, where: str
+) -> list[Problem]:
     """The staleness window over all partitioned assets must stay within the judged-partition limit."""
     judged = partitioned_assets * policy.window
     if not policy.enabled or judged <= MAX_JUDGED_PARTITIONS:
