@@ -60,12 +60,9 @@ from dagster._core.events import (
 )
 from dagster._core.events.log import EventLogEntry
 
-from floe_dagster.automation.staleness import (
-    CODE_VERSION_TAG,
-    compute_states,
-    partitioned_assets,
-)
+from floe_dagster.automation.staleness import compute_states, partitioned_assets
 from floe_dagster.contract.dagster_section import StalenessPolicy
+from floe_dagster.names import CODE_VERSION_TAG
 
 LAYERS = 10  # assets in 10 layers; each reads two assets of the layer below
 END = datetime(2025, 9, 27)

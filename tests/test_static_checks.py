@@ -33,3 +33,12 @@ def test_the_code_is_formatted_as_ruff_formats_it():
 def test_mypy_finds_nothing_in_the_package():
     done = _run(str(VENV_BIN / "mypy"))
     assert done.returncode == 0, done.stdout[-6000:]
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.stem for p in (REPO / "bench").glob("*.py") if p.stem != "__init__")
+)
+def test_every_bench_script_imports(module: str):
+    """The benches are outside mypy's files and no test runs them whole: at least they import."""
+    done = _run(str(VENV_BIN / "python"), "-c", f"import bench.{module}")
+    assert done.returncode == 0, done.stderr[-3000:]
