@@ -55,10 +55,15 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> int:
+    return prepare_product(args.project_dir)
+
+
+def prepare_product(project_dir: Path) -> int:
+    """`dbt deps` if needed, the window package, `dbt parse`: the manifest a load reads."""
     from floe_dagster.loading.profiles import profiles_dir_for
     from floe_dagster.loading.window_package import install_window_package
 
-    project_dir = args.project_dir.resolve()
+    project_dir = project_dir.resolve()
     profiles_dir = profiles_dir_for(project_dir)
     has_packages = any((project_dir / f).exists() for f in ("packages.yml", "dependencies.yml"))
 
@@ -91,7 +96,7 @@ def init(args: argparse.Namespace) -> int:
         for path, what in result.placeholders.items():
             print(f"  - {path}: {what}")
     project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
-    return prepare(project) or validate(project)
+    return prepare_product(result.project_dir) or validate(project)
 
 
 def launch(args: argparse.Namespace) -> int:
