@@ -10,14 +10,15 @@ import duckdb
 import pytest
 
 from floe_dagster import load_product_definitions
+from floe_dagster.cli import main
 from tests.conftest import DEMO, REPO, VENV_BIN, cli_env, free_port
 from tests.serving import serving
 from tests.test_webserver import QUERY, graphql
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ("pyproject.toml", "floe_products")
-DEMO_DEFS = Path("floe_products/defs/customer_360/defs.yaml")
+COPY = "copied_products"
+DEMO_DEFS = Path(COPY, "defs", "customer_360", "defs.yaml")
 
 
 def dg(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -25,7 +26,9 @@ def dg(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedPro
     return subprocess.run(
         [str(VENV_BIN / "dg"), *args],
         cwd=cwd,
-        env=cli_env(DAGSTER_HOME=str(home), VIRTUAL_ENV=str(VENV_BIN.parent), **env),
+        # PYTHONPATH: a copy's project module is importable as an installed project's is
+        env=cli_env(DAGSTER_HOME=str(home), VIRTUAL_ENV=str(VENV_BIN.parent), PYTHONPATH=str(cwd),
+                    **env),
         capture_output=True, text=True, timeout=300,
     )
 
@@ -34,12 +37,14 @@ def copy_project(tmp_path: Path, product_dir: Path | None) -> Path:
     """The repo's dg project in tmp; with the demo product's copy, or with an empty defs folder."""
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(REPO / "pyproject.toml", project)
-    shutil.copytree(REPO / "floe_products", project / "floe_products",
+    # Renamed: the repo's own floe_products is importable from anywhere (editable install).
+    pyproject = (REPO / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(pyproject.replace('"floe_products"', f'"{COPY}"'))
+    shutil.copytree(REPO / "floe_products", project / COPY,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (project / "products").mkdir()
     if product_dir is None:
-        shutil.rmtree(project / "floe_products" / "defs" / "customer_360")
+        shutil.rmtree(project / COPY / "defs" / "customer_360")
     else:
         shutil.move(product_dir, project / "products" / "customer_360")
     return project
@@ -101,7 +106,27 @@ def test_a_missing_product_directory_names_the_file_and_key(demo_project, dagste
     defs_yaml.write_text(defs_yaml.read_text().replace("products/customer_360", "products/none"))
     done = dg("check", "defs", cwd=demo_project, home=dagster_home)
     assert done.returncode != 0
-    assert f"{defs_yaml}: attributes.project_dir:" in done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert f"{defs_yaml}:" in output and "attributes.project_dir" in output
+    assert "products/none is no directory" in output
+
+
+def test_dg_refresh_defs_state_prepares_the_manifest_and_selection_cache(
+    demo_project, dagster_home
+):
+    target = demo_project / "products" / "customer_360" / "target"
+    shutil.rmtree(target)
+    done = dg("utils", "refresh-defs-state", cwd=demo_project, home=dagster_home)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (target / "manifest.json").is_file()
+    assert json.loads((target / "floe_dagster_cache.json").read_text())["entries"]["selections"]
+
+
+def test_floe_dagster_prepare_writes_the_same_selection_cache(product_dir):
+    cache = product_dir / "target" / "floe_dagster_cache.json"
+    assert not cache.exists()
+    assert main(["prepare", str(product_dir)]) == 0
+    assert json.loads(cache.read_text())["entries"]["selections"]
 
 
 def test_scaffold_on_a_plain_dbt_project_makes_a_product_that_loads(tmp_path, dagster_home):

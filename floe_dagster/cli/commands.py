@@ -55,7 +55,21 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> int:
-    return prepare_product(args.project_dir)
+    if failed := prepare_product(args.project_dir):
+        return failed
+    if (args.project_dir / ARTIFACTS_FILE).exists():  # a bare dbt project has no selections yet
+        cache_selections(args.project_dir, product_name_for(args.project_dir))
+    return 0
+
+
+def cache_selections(project_dir: Path, product_name: str) -> None:
+    """Resolve the product's dbt selections into target/'s cache: a later load runs no `dbt ls`.
+
+    Raises FloeConfigError for invalid product files, as a load would.
+    """
+    from floe_dagster.definitions import load_plan
+
+    load_plan(product_name, project_dir)
 
 
 def prepare_product(project_dir: Path) -> int:
