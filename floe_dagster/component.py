@@ -25,7 +25,12 @@ from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
 from dagster_shared.serdes.objects.models.defs_state_info import DefsStateManagementType
 from pydantic import BaseModel, Field
 
-from floe_dagster.cli.commands import cache_selections, prepare_product, product_name_for
+from floe_dagster.cli.commands import (
+    cache_selections,
+    prepare_product,
+    product_name_for,
+    report_init,
+)
 from floe_dagster.definitions import load_product_definitions
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.loading.cache import manifest_fingerprint
@@ -49,6 +54,7 @@ class FloeProductScaffolder(Scaffolder[FloeProductScaffoldParams]):
     def scaffold(self, request: ScaffoldRequest[FloeProductScaffoldParams]) -> None:
         root = request.project_root or Path.cwd()
         result = init_product((root / request.params.project_path).resolve(), request.params.name)
+        report_init(result)
         if prepare_product(result.project_dir):
             raise FloeConfigError.single(
                 result.name, str(result.project_dir), "", "`dbt parse` failed: see dbt's output"

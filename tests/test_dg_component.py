@@ -135,6 +135,7 @@ def test_scaffold_on_a_plain_dbt_project_makes_a_product_that_loads(tmp_path, da
     done = dg("scaffold", "defs", "floe_dagster.FloeProduct", "corner_shop",
               "--project-path", "products/corner_shop", cwd=project, home=dagster_home)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "decide these placeholders" in done.stdout  # as `floe-dagster init` reports them
     listed = dg("list", "defs", "--json", cwd=project, home=dagster_home)
     assert listed.returncode == 0, listed.stderr[-3000:]
     assets = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}

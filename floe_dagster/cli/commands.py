@@ -11,11 +11,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from floe_dagster.contract.artifacts import json_schema, json_schema_text, safe_name
 from floe_dagster.contract.reference import markdown
 from floe_dagster.execution.resources import dbt_executable
 from floe_dagster.loading.project import ARTIFACTS_FILE
+
+if TYPE_CHECKING:
+    from floe_dagster.loading.init_product import InitResult
 
 
 def product_name_for(project_dir: Path, given: str | None = None) -> str:
@@ -101,6 +105,13 @@ def init(args: argparse.Namespace) -> int:
     from floe_dagster.loading.init_product import init_product
 
     result = init_product(args.project_dir, args.name, args.domain, args.force)
+    report_init(result)
+    project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
+    return prepare_product(result.project_dir) or validate(project)
+
+
+def report_init(result: InitResult) -> None:
+    """What init wrote and kept, and the placeholders only a person can decide."""
     for name in result.written:
         print(f"{result.project_dir / name}: written")
     for name in result.kept:
@@ -109,8 +120,6 @@ def init(args: argparse.Namespace) -> int:
         print("decide these placeholders (marked TODO) in compiled_artifacts.json:")
         for path, what in result.placeholders.items():
             print(f"  - {path}: {what}")
-    project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
-    return prepare_product(result.project_dir) or validate(project)
 
 
 def launch(args: argparse.Namespace) -> int:
