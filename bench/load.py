@@ -95,7 +95,7 @@ def dg_project(project: Path) -> Path:
     (root / DG_MODULE / "__init__.py").touch()
     (defs / "defs.yaml").write_text(
         "type: floe_dagster.FloeProduct\nattributes:\n"
-        f"  project_dir: {project}\n  product_name: {project.name}\n"
+        f"  project_dir: {project.resolve()}\n  product_name: {project.name}\n"
     )
     return root
 
