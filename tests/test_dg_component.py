@@ -27,9 +27,12 @@ def dg(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedPro
         [str(VENV_BIN / "dg"), *args],
         cwd=cwd,
         # PYTHONPATH: a copy's project module is importable as an installed project's is
-        env=cli_env(DAGSTER_HOME=str(home), VIRTUAL_ENV=str(VENV_BIN.parent), PYTHONPATH=str(cwd),
-                    **env),
-        capture_output=True, text=True, timeout=300,
+        env=cli_env(
+            DAGSTER_HOME=str(home), VIRTUAL_ENV=str(VENV_BIN.parent), PYTHONPATH=str(cwd), **env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -40,8 +43,9 @@ def copy_project(tmp_path: Path, product_dir: Path | None) -> Path:
     # Renamed: the repo's own floe_products is importable from anywhere (editable install).
     pyproject = (REPO / "pyproject.toml").read_text()
     (project / "pyproject.toml").write_text(pyproject.replace('"floe_products"', f'"{COPY}"'))
-    shutil.copytree(REPO / "floe_products", project / COPY,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "floe_products", project / COPY, ignore=shutil.ignore_patterns("__pycache__")
+    )
     (project / "products").mkdir()
     if product_dir is None:
         shutil.rmtree(project / COPY / "defs" / "customer_360")
@@ -132,8 +136,16 @@ def test_floe_dagster_prepare_writes_the_same_selection_cache(product_dir):
 def test_scaffold_on_a_plain_dbt_project_makes_a_product_that_loads(tmp_path, dagster_home):
     project = copy_project(tmp_path, None)
     shutil.copytree(REPO / "tests/fixtures/products/corner_shop", project / "products/corner_shop")
-    done = dg("scaffold", "defs", "floe_dagster.FloeProduct", "corner_shop",
-              "--project-path", "products/corner_shop", cwd=project, home=dagster_home)
+    done = dg(
+        "scaffold",
+        "defs",
+        "floe_dagster.FloeProduct",
+        "corner_shop",
+        "--project-path",
+        "products/corner_shop",
+        cwd=project,
+        home=dagster_home,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "decide these placeholders" in done.stdout  # as `floe-dagster init` reports them
     listed = dg("list", "defs", "--json", cwd=project, home=dagster_home)
@@ -145,8 +157,16 @@ def test_scaffold_on_a_plain_dbt_project_makes_a_product_that_loads(tmp_path, da
 def test_dg_launch_materializes_one_partition_of_a_selection(demo_project, dagster_home, tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     selection = 'key:"sales/customer_360/shop/orders" or key:"sales/customer_360/stg_orders"'
-    done = dg("launch", "--assets", selection, "--partition", "2026-01-05",
-              cwd=demo_project, home=dagster_home, FLOE_DUCKDB_PATH=str(warehouse))
+    done = dg(
+        "launch",
+        "--assets",
+        selection,
+        "--partition",
+        "2026-01-05",
+        cwd=demo_project,
+        home=dagster_home,
+        FLOE_DUCKDB_PATH=str(warehouse),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as db:
         days = db.execute("select distinct cast(order_date as date) from stg_orders").fetchall()
@@ -156,9 +176,13 @@ def test_dg_launch_materializes_one_partition_of_a_selection(demo_project, dagst
 def test_dg_dev_serves_the_product(dagster_home, demo_manifest, tmp_path):
     port = free_port()
     env = cli_env(DAGSTER_HOME=str(dagster_home), VIRTUAL_ENV=str(VENV_BIN.parent))
-    with serving([str(VENV_BIN / "dg"), "dev", "-p", str(port), "-h", "127.0.0.1"], cwd=REPO,
-                 env=env, log=tmp_path / "dg_dev.log",
-                 ready_url=f"http://127.0.0.1:{port}/server_info"):
+    with serving(
+        [str(VENV_BIN / "dg"), "dev", "-p", str(port), "-h", "127.0.0.1"],
+        cwd=REPO,
+        env=env,
+        log=tmp_path / "dg_dev.log",
+        ready_url=f"http://127.0.0.1:{port}/server_info",
+    ):
         data = wait_for_location(port)
     entries = data["workspaceOrError"]["locationEntries"]
     assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
