@@ -10,6 +10,8 @@ runs, alternating and each in a fresh interpreter so no heap or cache is shared:
   with the selection cache beside the manifest already written (every load after the
   first);
 - `floe cold`: the same with that cache deleted (the first load after `dbt parse`).
+- `floe component`: the same product through `dg`'s loader, a `floe_dagster.FloeProduct`
+  defs.yaml in a dg project beside it (`load_from_defs_folder`, as `dg dev` loads it).
 
 Each child times building the definitions (including the repository, which
 `load_product_definitions` resolves), building the repository snapshot the code server
@@ -38,8 +40,9 @@ from floe_dagster.loading.cache import CACHE_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO / ".artifacts" / "synthetic"
-VARIANTS = ("plain", "floe", "floe cold")
+VARIANTS = ("plain", "floe", "floe cold", "floe component")
 PHASES = ("build", "snapshot", "serialize")
+DG_MODULE = "bench_dg_product"
 
 
 def measure(variant: str, project: Path) -> dict[str, float]:
@@ -51,6 +54,8 @@ def measure(variant: str, project: Path) -> dict[str, float]:
     """
     if variant == "floe cold":
         (project / CACHE_FILE).unlink(missing_ok=True)
+    if variant == "floe component":
+        sys.path.insert(0, str(dg_project(project)))
     start = time.process_time()
     if variant == "plain":
 
@@ -62,6 +67,8 @@ def measure(variant: str, project: Path) -> dict[str, float]:
             "dbt": DbtCliResource(project_dir=str(project), dbt_executable=dbt_executable())
         }
         repo = dg.Definitions(assets=[plain_dbt], resources=resources).get_repository_def()
+    elif variant == "floe component":
+        repo = dg.load_from_defs_folder(project_root=dg_project(project)).get_repository_def()
     else:
         repo = load_product_definitions(project.name, project).get_repository_def()
     built = time.process_time()
@@ -75,6 +82,22 @@ def measure(variant: str, project: Path) -> dict[str, float]:
         "serialize": done - snapped,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def dg_project(project: Path) -> Path:
+    """A dg project beside `project` whose one defs.yaml is a FloeProduct naming it."""
+    root = project.parent / f"{project.name}_dg"
+    defs = root / DG_MODULE / "defs" / "product"
+    defs.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        f'[tool.dg]\ndirectory_type = "project"\n\n[tool.dg.project]\nroot_module = "{DG_MODULE}"\n'
+    )
+    (root / DG_MODULE / "__init__.py").touch()
+    (defs / "defs.yaml").write_text(
+        "type: floe_dagster.FloeProduct\nattributes:\n"
+        f"  project_dir: {project.resolve()}\n  product_name: {project.name}\n"
+    )
+    return root
 
 
 def run_child(variant: str, project: Path) -> dict[str, float]:

@@ -7,13 +7,23 @@ sensors' helpers, worker processes) does not pay for building the whole definiti
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from floe_dagster.component import FloeProduct
     from floe_dagster.definitions import load_product_definitions
     from floe_dagster.errors import FloeConfigError
 
-__all__ = ["FloeConfigError", "load_product_definitions"]
+__all__ = ["FloeConfigError", "FloeProduct", "load_product_definitions"]
+
+
+def __dir__() -> list[str]:
+    """The lazy names too: `dg` finds the package's components by listing the module."""
+    return sorted({*globals(), *__all__})
 
 
 def __getattr__(name: str) -> Any:
+    if name == "FloeProduct":
+        from floe_dagster.component import FloeProduct
+
+        return FloeProduct
     if name == "load_product_definitions":
         from floe_dagster.definitions import load_product_definitions
 

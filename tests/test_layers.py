@@ -7,7 +7,8 @@
     observability               lineage and spans around each step
     assets                      dbt and dlt assets (built with the step settings, observed)
     automation                  jobs, schedules, sensors, run keys, staleness
-    definitions, plugin, cli    whole definitions, and what uses them
+    definitions, plugin, cli,   whole definitions, and what uses them (component: for `dg`)
+    component
 
 Every import counts, at module level, inside functions and under TYPE_CHECKING alike: each
 is a dependency someone has to understand. The imports are read with ast, not executed.
@@ -28,7 +29,7 @@ LAYERS = [
     {"observability"},
     {"assets"},
     {"automation"},
-    {"definitions", "plugin", "cli", "floe_dagster"},
+    {"definitions", "plugin", "cli", "component", "floe_dagster"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

@@ -11,11 +11,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from floe_dagster.contract.artifacts import json_schema, json_schema_text, safe_name
 from floe_dagster.contract.reference import markdown
 from floe_dagster.execution.resources import dbt_executable
 from floe_dagster.loading.project import ARTIFACTS_FILE
+
+if TYPE_CHECKING:
+    from floe_dagster.loading.init_product import InitResult
 
 
 def product_name_for(project_dir: Path, given: str | None = None) -> str:
@@ -55,10 +59,29 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> int:
+    if failed := prepare_product(args.project_dir):
+        return failed
+    if (args.project_dir / ARTIFACTS_FILE).exists():  # a bare dbt project has no selections yet
+        cache_selections(args.project_dir, product_name_for(args.project_dir))
+    return 0
+
+
+def cache_selections(project_dir: Path, product_name: str) -> None:
+    """Resolve the product's dbt selections into target/'s cache: a later load runs no `dbt ls`.
+
+    Raises FloeConfigError for invalid product files, as a load would.
+    """
+    from floe_dagster.definitions import load_plan
+
+    load_plan(product_name, project_dir)
+
+
+def prepare_product(project_dir: Path) -> int:
+    """`dbt deps` if needed, the window package, `dbt parse`: the manifest a load reads."""
     from floe_dagster.loading.profiles import profiles_dir_for
     from floe_dagster.loading.window_package import install_window_package
 
-    project_dir = args.project_dir.resolve()
+    project_dir = project_dir.resolve()
     profiles_dir = profiles_dir_for(project_dir)
     has_packages = any((project_dir / f).exists() for f in ("packages.yml", "dependencies.yml"))
 
@@ -82,6 +105,13 @@ def init(args: argparse.Namespace) -> int:
     from floe_dagster.loading.init_product import init_product
 
     result = init_product(args.project_dir, args.name, args.domain, args.force)
+    report_init(result)
+    project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
+    return prepare_product(result.project_dir) or validate(project)
+
+
+def report_init(result: InitResult) -> None:
+    """What init wrote and kept, and the placeholders only a person can decide."""
     for name in result.written:
         print(f"{result.project_dir / name}: written")
     for name in result.kept:
@@ -90,8 +120,6 @@ def init(args: argparse.Namespace) -> int:
         print("decide these placeholders (marked TODO) in compiled_artifacts.json:")
         for path, what in result.placeholders.items():
             print(f"  - {path}: {what}")
-    project = argparse.Namespace(project_dir=result.project_dir, product=result.name)
-    return prepare(project) or validate(project)
 
 
 def launch(args: argparse.Namespace) -> int:

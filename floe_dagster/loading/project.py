@@ -22,7 +22,8 @@ MANIFEST_FILE = "target/manifest.json"
 _FIXES = {
     ARTIFACTS_FILE: "compile the product with `floe platform compile` into this directory",
     DBT_PROJECT_FILE: "point project_dir at the dbt project's root",
-    MANIFEST_FILE: "run `floe-dagster prepare PROJECT_DIR` (it runs `dbt parse`)",
+    MANIFEST_FILE: "run `floe-dagster prepare PROJECT_DIR` (it runs `dbt parse`), or in a dg "
+    "project `dg utils refresh-defs-state`",
 }
 _PROFILES_FIX = (
     "add a profiles.yml beside dbt_project.yml (credentials by env_var only), or compile the "
