@@ -1,5 +1,7 @@
 """Real dbt projects, not shaped like the demo, become working products through the real CLI.
 
+The specification; tests/test_real_dbt_<fixture>.py runs it on each fixture project.
+
 Each fixture under tests/fixtures/products/ is a dbt project as a team would have it (no
 compiled_artifacts.json, definitions.py or profiles.yml). A private copy goes through
 `floe-dagster init`, gets a daily partition scheme, a transforms override and a schedule in
@@ -152,10 +154,12 @@ def materialize(product: Product, *partition: str) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture(scope="module", params=SHAPES, ids=[s.fixture for s in SHAPES])
-def product(request, tmp_path_factory) -> Product:
-    """The fixture, init'ed, partitioned, validated and fully materialized once, fresh."""
-    shape: Shape = request.param
+def built_product(shape: Shape, tmp_path_factory: pytest.TempPathFactory) -> Product:
+    """The fixture, init'ed, partitioned, validated and fully materialized once, fresh.
+
+    Each fixture project's test file (test_real_dbt_<fixture>.py) makes it its `product`
+    fixture, so the two projects run on separate workers.
+    """
     root = tmp_path_factory.mktemp(shape.fixture)
     project = root / shape.fixture
     shutil.copytree(FIXTURES / shape.fixture, project)
