@@ -244,6 +244,21 @@ def fresh_database(admin_url: str) -> Iterator[str]:
         conn.close()
 
 
+@contextmanager
+def postgres_instance(admin_url: str) -> Iterator[tuple[DagsterInstance, str]]:
+    """A Dagster instance on a fresh PostgreSQL database (and a temporary DAGSTER_HOME); its URL."""
+    home = Path(tempfile.mkdtemp(prefix="bench_staleness_"))
+    try:
+        with fresh_database(admin_url) as url:
+            (home / "dagster.yaml").write_text(
+                f"storage:\n  postgres:\n    postgres_url: {url}\ntelemetry:\n  enabled: false\n"
+            )
+            with DagsterInstance.from_config(str(home)) as instance:
+                yield instance, url
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 class Result(NamedTuple):
     size: Size
     setup_s: float
@@ -258,41 +273,33 @@ def run(admin_url: str, size: Size, repeat: int, profile: bool) -> Result:
     assets = partitioned_assets(definitions(size).get_repository_def().asset_graph)
     policy = StalenessPolicy(window=size.partitions, max_age_hours=24)
     now = time.time()
-    home = Path(tempfile.mkdtemp(prefix="bench_staleness_"))
-    try:
-        with fresh_database(admin_url) as url:
-            (home / "dagster.yaml").write_text(
-                f"storage:\n  postgres:\n    postgres_url: {url}\ntelemetry:\n  enabled: false\n"
+    with postgres_instance(admin_url) as (instance, _url):
+        start = time.perf_counter()
+        planted = populate(instance, [a.key for a in assets], size, now)
+        setup_s = time.perf_counter() - start
+
+        def tick() -> list[Any]:
+            return compute_states(instance, assets, policy, now=now)
+
+        def bulk() -> list[Any]:  # one SELECT of every materialization, deserialized
+            return instance.event_log_storage.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION)
             )
-            with DagsterInstance.from_config(str(home)) as instance:
-                start = time.perf_counter()
-                planted = populate(instance, [a.key for a in assets], size, now)
-                setup_s = time.perf_counter() - start
 
-                def tick() -> list[Any]:
-                    return compute_states(instance, assets, policy, now=now)
-
-                def bulk() -> list[Any]:  # one SELECT of every materialization, deserialized
-                    return instance.event_log_storage.get_event_records(
-                        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION)
-                    )
-
-                counter = StatementCounter()
-                sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
-                try:
-                    first = _measure(tick, counter)
-                    ticks, bulks = [], []
-                    for _ in range(repeat):
-                        bulks.append(_measure(bulk, counter))
-                        ticks.append(_measure(tick, counter))
-                finally:
-                    sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
-                if profile:
-                    prof = cProfile.Profile()
-                    prof.runcall(tick)
-                    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+        counter = StatementCounter()
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
+        try:
+            first = _measure(tick, counter)
+            ticks, bulks = [], []
+            for _ in range(repeat):
+                bulks.append(_measure(bulk, counter))
+                ticks.append(_measure(tick, counter))
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
+        if profile:
+            prof = cProfile.Profile()
+            prof.runcall(tick)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
 
     return Result(size, setup_s, planted, _median(ticks), first, _median(bulks))
 

@@ -14,8 +14,6 @@ next to nothing. Setup is timed separately and not counted.
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -26,9 +24,9 @@ from dagster import DagsterInstance, build_sensor_context
 
 from bench.staleness import (
     StatementCounter,
-    fresh_database,
     materialization_entry,
     planned_entry,
+    postgres_instance,
 )
 from bench.synthetic import synthetic_product
 from floe_dagster import load_product_definitions
@@ -72,46 +70,38 @@ def run(admin_url: str, models: int) -> None:
     sensor = repo.get_sensor_def(f"{name}_staleness")
     assets = partitioned_assets(repo.asset_graph)
     load_s = time.perf_counter() - start
-    home = Path(tempfile.mkdtemp(prefix="bench_staleness_sensor_"))
-    try:
-        with fresh_database(admin_url) as url:
-            (home / "dagster.yaml").write_text(
-                f"storage:\n  postgres:\n    postgres_url: {url}\ntelemetry:\n  enabled: false\n"
-            )
-            with DagsterInstance.from_config(str(home)) as instance:
-                start = time.perf_counter()
-                stored = populate(instance, assets, StalenessPolicy().window, time.time())
-                setup_s = time.perf_counter() - start
-                print(
-                    f"{models:,} models, {len(assets):,} partitioned assets; definitions built in "
-                    f"{load_s:.1f} s; setup (not counted): {setup_s:.1f} s to store {stored:,} "
-                    "materializations and their planned events\n"
+    with postgres_instance(admin_url) as (instance, url):
+        start = time.perf_counter()
+        stored = populate(instance, assets, StalenessPolicy().window, time.time())
+        setup_s = time.perf_counter() - start
+        print(
+            f"{models:,} models, {len(assets):,} partitioned assets; definitions built in "
+            f"{load_s:.1f} s; setup (not counted): {setup_s:.1f} s to store {stored:,} "
+            "materializations and their planned events\n"
+        )
+        print("| tick | wall (s) | statements | events written | run requests |")
+        print("|---:|---:|---:|---:|---:|")
+        counter = StatementCounter()
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
+        try:
+            for n in range(1, MAX_TICKS + 1):
+                events, statements = event_count(url), counter.count
+                context = build_sensor_context(
+                    instance=instance, repository_def=repo, sensor_name=sensor.name
                 )
-                print("| tick | wall (s) | statements | events written | run requests |")
-                print("|---:|---:|---:|---:|---:|")
-                counter = StatementCounter()
-                sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
-                try:
-                    for n in range(1, MAX_TICKS + 1):
-                        events, statements = event_count(url), counter.count
-                        context = build_sensor_context(
-                            instance=instance, repository_def=repo, sensor_name=sensor.name
-                        )
-                        began = time.perf_counter()
-                        result = sensor.evaluate_tick(context)
-                        wall = time.perf_counter() - began
-                        written = event_count(url) - events
-                        print(
-                            f"| {n} | {wall:.2f} | {counter.count - statements:,} | {written:,} | "
-                            f"{len(result.run_requests)} |",
-                            flush=True,
-                        )
-                        if written == 0:
-                            break
-                finally:
-                    sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+                began = time.perf_counter()
+                result = sensor.evaluate_tick(context)
+                wall = time.perf_counter() - began
+                written = event_count(url) - events
+                print(
+                    f"| {n} | {wall:.2f} | {counter.count - statements:,} | {written:,} | "
+                    f"{len(result.run_requests)} |",
+                    flush=True,
+                )
+                if written == 0:
+                    break
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
 
 
 def main() -> None:
