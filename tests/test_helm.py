@@ -93,6 +93,8 @@ def test_each_product_gets_a_deployment_and_a_service(tmp_path):
     assert names == [
         ("Deployment", "floe-customer-360"),
         ("Deployment", "floe-orders-mart"),
+        ("NetworkPolicy", "floe-customer-360"),
+        ("NetworkPolicy", "floe-orders-mart"),
         ("Service", "floe-customer-360"),
         ("Service", "floe-orders-mart"),
     ]
@@ -182,6 +184,58 @@ def test_policy_flags_a_root_container(tmp_path):
     pod["securityContext"].pop("runAsNonRoot")
     assert violations(objects) == [
         "Deployment/floe-orders-mart container code-server: may run as root: set securityContext.runAsNonRoot: true"
+    ]
+
+
+def network_policy(objects: list[dict], name: str) -> dict:
+    return next(
+        o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == name
+    )
+
+
+def test_only_the_dagster_webserver_daemon_and_run_and_step_pods_reach_a_code_server(tmp_path):
+    objects = render(
+        {**PRODUCTS, "networkPolicy": {"enabled": True, "dagsterRelease": "ops"}}, tmp_path
+    )
+    policy = network_policy(objects, "floe-orders-mart")["spec"]
+    assert (
+        policy["podSelector"]["matchLabels"]
+        == deployment(objects, "floe-orders-mart")["spec"]["selector"]["matchLabels"]
+    )
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 4000}]
+    assert [peer["podSelector"]["matchLabels"] for peer in rule["from"]] == [
+        {
+            "app.kubernetes.io/name": "dagster",
+            "app.kubernetes.io/instance": "ops",
+            "component": "dagster-webserver",
+        },
+        {
+            "app.kubernetes.io/name": "dagster",
+            "app.kubernetes.io/instance": "ops",
+            "component": "dagster-daemon",
+        },
+        {"app.kubernetes.io/part-of": "dagster", "app.kubernetes.io/component": "run_worker"},
+        {"app.kubernetes.io/part-of": "dagster", "app.kubernetes.io/component": "step_worker"},
+    ]
+
+
+def test_policy_flags_a_code_server_without_a_network_policy(tmp_path):
+    objects = render(
+        {**PRODUCTS, "networkPolicy": {"enabled": False, "dagsterRelease": "dagster"}}, tmp_path
+    )
+    assert violations(objects) == [
+        "Service/floe-customer-360: no NetworkPolicy restricts who reaches its pods: set networkPolicy.enabled: true",
+        "Service/floe-orders-mart: no NetworkPolicy restricts who reaches its pods: set networkPolicy.enabled: true",
+    ]
+
+
+def test_policy_flags_a_network_policy_open_to_every_source(tmp_path):
+    objects = render(PRODUCTS, tmp_path)
+    del network_policy(objects, "floe-orders-mart")["spec"]["ingress"][0]["from"]
+    assert violations(objects) == [
+        "NetworkPolicy/floe-orders-mart: an ingress rule admits every source: name the pods in `from`"
     ]
 
 
@@ -294,6 +348,10 @@ def test_runs_launched_from_a_product_get_its_env_secrets_and_volumes(tmp_path):
         (
             lambda v: v["products"][0].update(includeConfigInLaunchedRuns={"enable": True}),
             "includeConfigInLaunchedRuns",
+        ),
+        (
+            lambda v: v.update(networkPolicy={"enabled": True, "dagsterRelease": "Dagster Prod"}),
+            "dagsterRelease",
         ),
     ],
 )

@@ -2,7 +2,8 @@
 
 Non-root containers with a read-only root filesystem, requests and limits on every
 container, and secrets only by reference: no Secret objects carrying data, no secret-looking
-env var with a literal value.
+env var with a literal value; and every Service's pods behind a NetworkPolicy whose rules
+name who may reach them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,33 @@ def violations(objects: list[dict[str, Any]]) -> list[str]:
                 f"{where} container {container['name']}: {v}"
                 for v in _container(container, pod_context)
             ]
+    return found + _network_violations(objects)
+
+
+def _network_violations(objects: list[dict[str, Any]]) -> list[str]:
+    """A Service's pods must be selected by an ingress NetworkPolicy whose every rule names its sources."""
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    found: list[str] = []
+    for service in (o for o in objects if o["kind"] == "Service"):
+        selector = service["spec"].get("selector", {})
+        covering = [
+            p
+            for p in policies
+            if p["spec"]["podSelector"].get("matchLabels", {}).items() <= selector.items()
+            and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+        ]
+        if not covering:
+            found.append(
+                f"Service/{service['metadata']['name']}: no NetworkPolicy restricts who reaches "
+                "its pods: set networkPolicy.enabled: true"
+            )
+        for policy in covering:
+            for rule in policy["spec"].get("ingress", []):
+                if not rule.get("from"):
+                    found.append(
+                        f"NetworkPolicy/{policy['metadata']['name']}: an ingress rule admits every "
+                        "source: name the pods in `from`"
+                    )
     return found
 
 
