@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, DagsterRun, RunsFilter
 
-from floe_dagster.automation.run_keys import RunKeyGuard
+from floe_dagster.execution.run_keys import RunKeyGuard
 from floe_dagster.contract.dagster_section import RunKeyLimits
 
 REPO = Path(__file__).resolve().parents[1]

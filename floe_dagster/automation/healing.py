@@ -29,7 +29,7 @@ from dagster import (
     sensor,
 )
 
-from floe_dagster.automation.run_keys import RunKeyGuard, skip_reason_text
+from floe_dagster.execution.run_keys import RunKeyGuard, skip_reason_text
 from floe_dagster.automation.staleness import (
     PartitionState,
     Status,
