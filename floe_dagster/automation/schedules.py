@@ -23,8 +23,8 @@ from dagster import (
     define_asset_job,
 )
 
-from floe_dagster.execution.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.contract.dagster_section import ScheduleSpec
+from floe_dagster.execution.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.names import PRODUCT_TAG, TRIGGER_TAG, model_key, table_key
 
