@@ -7,6 +7,7 @@ tags Dagster gives a run from each source.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 
@@ -24,6 +25,7 @@ from dagster._core.remote_origin import (  # a run needs an origin to be queued;
     RemoteRepositoryOrigin,
 )
 
+from floe_dagster.cli import main
 from floe_dagster.cli.refused import refused_text
 from floe_dagster.execution.reservations import ReservationStore
 from floe_dagster.execution.run_gate import RunGate
@@ -109,6 +111,18 @@ def test_a_refused_run_is_listed_by_floe_dagster_refused(instance):
     second = submit(instance, DAY)
     listing = refused_text(instance, None, as_json=False)
     assert f"{second.run_id}  duplicate  of run {first.run_id}" in listing
+
+
+def test_floe_dagster_refused_prints_them_as_json(instance, capsys):
+    first = submit(instance, DAY)
+    second = submit(instance, DAY)
+    assert main(["refused", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["run_id"], row["cause"], row["duplicates_run"]) == (
+        second.run_id,
+        "duplicate",
+        first.run_id,
+    )
 
 
 def test_a_submission_after_the_last_run_finished_is_new_work(instance):
