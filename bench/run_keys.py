@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, DagsterRun, RunsFilter
 
-from floe_dagster.automation.run_keys import RunKeyGuard
 from floe_dagster.contract.dagster_section import RunKeyLimits
+from floe_dagster.execution.run_keys import RunKeyGuard
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = [AssetKey(["bench", "model"])]

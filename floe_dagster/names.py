@@ -21,6 +21,9 @@ RUN_KEY_TAG = "floe/run_key"
 FINGERPRINT_TAG = "floe/fingerprint"
 TRIGGER_TAG = "floe/trigger"
 HELD_TAG = "floe/held_for_backfill"
+# A run the instance's coordinator refused: why, and the queued or running run it duplicates.
+REFUSED_TAG = "floe/refused"
+REFUSED_FOR_TAG = "floe/refused_for_run"
 
 # Asset tags.
 TIER_TAG = "floe/quality_tier"
@@ -58,6 +61,12 @@ CODE_VERSION_TAG = "dagster/code_version"
 TABLE_NAME_KEY = "dagster/table_name"
 ROW_COUNT_KEY = "dagster/row_count"
 STEP_CONFIG_TAG = "dagster-k8s/config"
+# Where a run came from (set by Dagster when it creates the run).
+SENSOR_NAME_TAG = "dagster/sensor_name"
+SCHEDULE_NAME_TAG = "dagster/schedule_name"
+PARENT_RUN_ID_TAG = "dagster/parent_run_id"
+AUTOMATION_CONDITION_TAG = "dagster/from_automation_condition"
+AUTO_MATERIALIZE_TAG = "dagster/auto_materialize"
 
 RANGE_SEPARATOR = "..."
 

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, DagsterRun
 
-from floe_dagster.automation.reservations import ReservationStore
-from floe_dagster.automation.run_keys import RunKeyGuard
 from floe_dagster.contract.dagster_section import RunKeyLimits
+from floe_dagster.execution.reservations import ReservationStore
+from floe_dagster.execution.run_keys import RunKeyGuard
 from floe_dagster.names import RUN_KEY_TAG
 from tests.conftest import REPO
 

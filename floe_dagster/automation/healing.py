@@ -29,7 +29,6 @@ from dagster import (
     sensor,
 )
 
-from floe_dagster.automation.run_keys import RunKeyGuard, skip_reason_text
 from floe_dagster.automation.staleness import (
     PartitionState,
     Status,
@@ -43,6 +42,7 @@ from floe_dagster.automation.staleness_check import (
 )
 from floe_dagster.contract.dagster_section import StalenessPolicy
 from floe_dagster.execution.policies import step_op_tags
+from floe_dagster.execution.run_keys import RunKeyGuard, skip_reason_text
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.names import (
     SCHEME_TAG,

@@ -2,7 +2,7 @@
 
 A schedule over partitioned assets requests the last complete partition at each tick
 (unpartitioned assets in its selection run in the same run). Every tick goes through the
-global run-key check (automation/run_keys.py): a partitioned schedule's trigger is
+global run-key check (execution/run_keys.py): a partitioned schedule's trigger is
 `schedule:<name>`, so a later tick asking for a partition already run is a duplicate; an
 unpartitioned schedule's trigger includes the tick time, so each tick is new work.
 """
@@ -23,8 +23,8 @@ from dagster import (
     define_asset_job,
 )
 
-from floe_dagster.automation.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.contract.dagster_section import ScheduleSpec
+from floe_dagster.execution.run_keys import RunKeyGuard, schedule_owner, skip_reason_text
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.names import PRODUCT_TAG, TRIGGER_TAG, model_key, table_key
 

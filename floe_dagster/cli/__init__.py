@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.add_argument("--product", help="only this product's")
     conflicts.add_argument("--json", action="store_true", help="print JSON")
 
+    refused = subcommands.add_parser(
+        "refused", help="list runs the run coordinator refused as duplicates of in-flight work"
+    )
+    refused.set_defaults(run=commands.refused)
+    refused.add_argument("--product", help="only this product's")
+    refused.add_argument("--json", action="store_true", help="print JSON")
+
     status = subcommands.add_parser(
         "status", help="print each partition's staleness with its reason"
     )

@@ -161,6 +161,16 @@ def conflicts(args: argparse.Namespace) -> int:
     return 0
 
 
+def refused(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from floe_dagster.cli.refused import refused_text
+
+    with DagsterInstance.get() as instance:
+        print(refused_text(instance, args.product, args.json))
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 

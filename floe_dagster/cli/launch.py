@@ -15,10 +15,10 @@ from pathlib import Path
 
 from dagster import AssetSelection, DagsterInstance
 
-from floe_dagster.automation.reservations import ReservationStore
-from floe_dagster.automation.run_keys import RunKeyGuard, Skipped
 from floe_dagster.compat import submit_asset_run
 from floe_dagster.definitions import build_definitions, load_plan
+from floe_dagster.execution.reservations import ReservationStore
+from floe_dagster.execution.run_keys import RunKeyGuard, Skipped
 from floe_dagster.names import (
     DAGSTER_RUN_KEY_TAG,
     PARTITION_TAG,

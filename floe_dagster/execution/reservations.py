@@ -7,6 +7,9 @@ Two small tables beside Dagster's `runs` (same SQLite file or PostgreSQL databas
   PostgreSQL, so concurrent evaluators cannot both win.
 - `floe_run_key_conflicts`: one row per (run key, refused fingerprint), with how often and
   when it was last refused.
+- `floe_work_in_flight`: one row per piece of work (assets + partition or range) naming the
+  run that last claimed it; the run coordinator lets a run start only if its row landed or
+  the run named there has finished.
 
 Every operation is one statement per chunk of keys, never one per key.
 """
@@ -49,6 +52,25 @@ conflicts = sa.Table(
     sa.Column("last_seen", sa.Float, nullable=False, index=True),
     sa.Column("occurrences", sa.Integer, nullable=False),
 )
+in_flight = sa.Table(
+    "floe_work_in_flight",
+    metadata,
+    sa.Column("work_key", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("run_key", sa.String(255), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True)
+class WorkClaim:
+    """The run that holds a piece of work, as `floe_work_in_flight` records it."""
+
+    work_key: str
+    run_id: str
+    run_key: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -229,11 +251,45 @@ class ReservationStore:
                 for row in conn.execute(query)
             ]
 
+    def claim_work(self, claim: WorkClaim, now: float) -> WorkClaim:
+        """Insert `claim` unless its work is claimed; return the claim now held (two statements)."""
+        with self._connect() as conn:
+            conn.execute(
+                _insert_for(conn)(in_flight)
+                .values(
+                    work_key=claim.work_key,
+                    run_id=claim.run_id,
+                    run_key=claim.run_key,
+                    fingerprint=claim.fingerprint,
+                    claimed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["work_key"])
+            )
+            row = conn.execute(
+                sa.select(
+                    in_flight.c.work_key,
+                    in_flight.c.run_id,
+                    in_flight.c.run_key,
+                    in_flight.c.fingerprint,
+                ).where(in_flight.c.work_key == claim.work_key)
+            ).one()
+        return WorkClaim(*row)
+
+    def release_work(self, work_key: str, run_id: str) -> None:
+        """Drop the claim of `work_key` only if `run_id` still holds it (its run has finished)."""
+        with self._connect() as conn:
+            conn.execute(
+                in_flight.delete().where(
+                    in_flight.c.work_key == work_key, in_flight.c.run_id == run_id
+                )
+            )
+
     def prune(self, older_than: float) -> None:
-        """Retention: forget reservations and conflicts not touched since `older_than`."""
+        """Retention: forget reservations, conflicts and claims not touched since `older_than`."""
         with self._connect() as conn:
             conn.execute(reservations.delete().where(reservations.c.reserved_at < older_than))
             conn.execute(conflicts.delete().where(conflicts.c.last_seen < older_than))
+            conn.execute(in_flight.delete().where(in_flight.c.claimed_at < older_than))
 
 
 def _insert_for(conn: Any) -> Any:

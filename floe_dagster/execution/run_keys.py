@@ -45,8 +45,8 @@ from typing import Any, Literal
 
 from dagster import AssetKey, AssetObservation, DagsterInstance, DagsterRun, RunRequest, RunsFilter
 
-from floe_dagster.automation.reservations import Claim, ReservationStore, chunks, now
 from floe_dagster.contract.dagster_section import RunKeyLimits
+from floe_dagster.execution.reservations import Claim, ReservationStore, chunks, now
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.names import (
     CONFLICT_RUN_KEY,
