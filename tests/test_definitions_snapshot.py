@@ -57,12 +57,12 @@ def test_customer_360_steps_in_k8s_mode_match_the_snapshot(k8s_repo, snapshot):
 
 
 def test_a_changed_asset_spec_changes_what_is_snapshotted(demo_repo):
-    changed = dict(demo_repo.assets_defs_by_key)
-    key = min(changed, key=lambda k: k.to_user_string())
-    changed[key] = changed[key].map_asset_specs(
-        lambda spec: spec.replace_attributes(group_name="moved")
-    )
-    assert assets(changed) != assets(demo_repo.assets_defs_by_key)
+    original = demo_repo.assets_defs_by_key
+    step = original[min(original, key=lambda k: k.to_user_string())]
+    moved = step.map_asset_specs(lambda spec: spec.replace_attributes(group_name="moved"))
+    # every key of the step maps to the changed definition, whatever the dict's order
+    changed = {key: moved if d is step else d for key, d in original.items()}
+    assert assets(changed) != assets(original)
 
 
 def described(repo: RepositoryDefinition) -> dict[str, Any]:
