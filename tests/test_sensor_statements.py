@@ -49,6 +49,7 @@ SIZES = {10: 50, 40: 200}  # partitioned assets (the marts): synthetic models
 WINDOW = 30  # the staleness window's default
 MATERIALIZED_DAYS = 1  # the window's first day: the other 29 are missing, more than the cap
 CAP = 25  # the default max_requests_per_tick
+COUNTED = {"staleness", "backfill_policy"}  # the sensors the tests below tick at both sizes
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -74,6 +75,11 @@ def fresh_home(request, tmp_path) -> Iterator[Callable[[], Path]]:
 def products() -> dict[int, tuple[str, RepositoryDefinition]]:
     """Both products built (dbt parse, cached under .artifacts) before any tick is counted."""
     return {n: product(n) for n in SIZES}
+
+
+def test_every_sensor_the_package_adds_is_counted_here(products):
+    for name, repo in products.values():
+        assert {s.name.removeprefix(f"{name}_") for s in repo.sensor_defs} == COUNTED
 
 
 def product(partitioned: int) -> tuple[str, RepositoryDefinition]:

@@ -58,16 +58,19 @@ def build_backfill_sensor(plan: ProductPlan, job_defs: Sequence) -> SensorDefini
             assert context.repository_def is not None  # a sensor always runs in its repository
             job = context.repository_def.get_job(job_name)
             assert job.partitions_def is not None  # job_defs are the partitioned jobs
-            ranges = chunk_ranges(
-                list(job.partitions_def.get_partition_keys()),
-                {r.tags[PARTITION_TAG] for r in runs},
-                job.backfill_policy.max_partitions_per_run,
+            ordered = list(job.partitions_def.get_partition_keys())
+            # partitions whose replacement run exists are not asked for again: after an
+            # interrupted tick only some held runs may be left, and their own ranges would
+            # be new keys for work already requested
+            waiting = {r.tags[PARTITION_TAG] for r in runs} - _covered(
+                ordered, _created(context, backfill_id)
             )
-            if _created(context, backfill_id) >= set(ranges):
-                # the replacement runs exist (made on an earlier tick): drop the held ones
+            if not waiting:
+                # every replacement run exists (made on an earlier tick): drop the held ones
                 for run in runs:
                     context.instance.delete_run(run.run_id)
                 continue
+            ranges = chunk_ranges(ordered, waiting, job.backfill_policy.max_partitions_per_run)
             for first, last in ranges:
                 requested += 1
                 yield RunRequest(
@@ -113,6 +116,16 @@ def _created(context: SensorEvaluationContext, backfill_id: str) -> set[tuple[st
         for r in runs
         if RANGE_START_TAG in r.tags and RANGE_END_TAG in r.tags
     }
+
+
+def _covered(ordered_keys: list[str], ranges: set[tuple[str, str]]) -> set[str]:
+    """The partitions inside `ranges`, first and last included, by position in `ordered_keys`."""
+    index = {key: i for i, key in enumerate(ordered_keys)}
+    covered: set[str] = set()
+    for first, last in ranges:
+        if first in index and last in index:
+            covered.update(ordered_keys[index[first] : index[last] + 1])
+    return covered
 
 
 def _per_run(tag: str) -> bool:
