@@ -10,6 +10,7 @@ from typing import Any
 import dlt
 from dagster import ConfigurableResource, Failure
 from dagster_dbt import DbtCliResource
+from pydantic import Field
 
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.loading.profiles import (
@@ -31,7 +32,7 @@ class Warehouse(ConfigurableResource):
 
     adapter: str = "duckdb"
     duckdb_path: str = ""
-    server: dict[str, str] = {}
+    server: dict[str, str] = Field(default_factory=dict)
 
     def export_for_dbt(self) -> None:
         """dbt runs as a subprocess and reads its profile's path from the environment."""
@@ -45,7 +46,9 @@ class Warehouse(ConfigurableResource):
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
             return dlt.destinations.duckdb(credentials=self.duckdb_path)
         try:
-            fields = {k: resolve_env_refs(v, f"dbt output field {k!r}") for k, v in self.server.items()}
+            fields = {
+                k: resolve_env_refs(v, f"dbt output field {k!r}") for k, v in self.server.items()
+            }
         except KeyError as exc:
             raise Failure(str(exc.args[0])) from None
         return dlt.destinations.postgres(

@@ -91,7 +91,9 @@ def _duckdb_path_from_env(profile: Any) -> Any:
     return {**profile, "outputs": outputs}
 
 
-def target_output(profiles: dict[str, Any], profile_name: str, target: str | None) -> dict[str, Any]:
+def target_output(
+    profiles: dict[str, Any], profile_name: str, target: str | None
+) -> dict[str, Any]:
     """The dbt output a run writes with: `target`, else the profile's own; {} if there is none."""
     profile = profiles.get(profile_name)
     if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):

@@ -14,8 +14,8 @@ from typing import Any
 from dagster import AssetKey
 
 from floe_dagster.execution.resources import duckdb_path, warehouse_output
-from floe_dagster.loading.profiles import SERVER_ADAPTERS, resolve_env_refs
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.loading.profiles import SERVER_ADAPTERS, resolve_env_refs
 from floe_dagster.names import model_key, table_key
 from floe_dagster.observability.lineage import Dataset
 
