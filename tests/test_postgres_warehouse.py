@@ -23,8 +23,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
-from dagster._serdes import serialize_value
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, serialize_value
 
 from floe_dagster import load_product_definitions
 from tests.conftest import (

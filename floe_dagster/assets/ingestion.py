@@ -128,7 +128,7 @@ def run_dlt_source(
     with tempfile.TemporaryDirectory(prefix="floe-dlt-") as pipelines_dir:
         pipeline = dlt.pipeline(
             pipeline_name=f"{plan.name}_{source.name}",
-            destination=warehouse.dlt_destination(),
+            destination=warehouse.dlt_destination(repr(sorted(window.items())) if window else None),
             dataset_name=dataset,
             pipelines_dir=pipelines_dir,
         )

@@ -21,6 +21,7 @@ from floe_dagster.loading.profiles import (
     resolve_env_refs,
     target_output,
 )
+from floe_dagster.names import digest
 
 
 class Warehouse(ConfigurableResource):
@@ -40,8 +41,13 @@ class Warehouse(ConfigurableResource):
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
             os.environ[DUCKDB_PATH_ENV] = self.duckdb_path
 
-    def dlt_destination(self) -> Any:
-        """dlt's destination for the same warehouse dbt writes to."""
+    def dlt_destination(self, window_key: str | None = None) -> Any:
+        """dlt's destination for the same warehouse dbt writes to.
+
+        On a server, loads of different windows run at once: each window merges through a
+        staging dataset of its own (`<dataset>_staging_<digest>`), so one load never
+        truncates or merges another's staged rows.
+        """
         if self.adapter == "duckdb":
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
             return dlt.destinations.duckdb(credentials=self.duckdb_path)
@@ -51,14 +57,16 @@ class Warehouse(ConfigurableResource):
             }
         except KeyError as exc:
             raise Failure(str(exc.args[0])) from None
+        layout = f"%s_staging_{digest(window_key)[:8]}" if window_key else "%s_staging"
         return dlt.destinations.postgres(
+            staging_dataset_name_layout=layout,
             credentials={
                 "host": fields["host"],
                 "port": int(fields.get("port") or 5432),
                 "username": fields["user"],
                 "password": fields.get("password", ""),
                 "database": fields["dbname"],
-            }
+            },
         )
 
 
