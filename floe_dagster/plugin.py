@@ -290,6 +290,11 @@ class DagsterOrchestratorPlugin(OrchestratorPlugin):
         }
         if execution.k8s.env_secrets:
             product["envFromSecrets"] = list(execution.k8s.env_secrets)
+        if execution.k8s.secret_env:
+            product["secretEnv"] = [
+                {"name": ref.name, "secretName": ref.secret_name, "key": ref.key}
+                for ref in execution.k8s.secret_env
+            ]
         values: dict[str, Any] = {"products": [product]}
         if execution.k8s.service_account_name:
             values["serviceAccountName"] = execution.k8s.service_account_name

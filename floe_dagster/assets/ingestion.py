@@ -94,7 +94,7 @@ def _source_assets(
         tables = [key.path[-1] for key in context.selected_asset_keys]
         window = _window_kwargs(context, scheme)
         with observed_step(context, plan):
-            counts = run_dlt_source(plan, source, dataset, tables, window, warehouse.duckdb_path)
+            counts = run_dlt_source(plan, source, dataset, tables, window, warehouse)
         for table in tables:
             yield MaterializeResult(
                 asset_key=table_key(prefix, source.dbt_source, table),
@@ -118,18 +118,17 @@ def run_dlt_source(
     dataset: str,
     tables: list[str],
     window: dict,
-    duckdb_path: str,
+    warehouse: Warehouse,
 ) -> dict[str, int]:
     """Run the dlt source for `tables` into the warehouse; return rows loaded per table."""
     module_name, function_name = source.source.split(":")
     factory = getattr(
         _import_product_module(plan.name, plan.project_dir, module_name), function_name
     )
-    Path(duckdb_path).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="floe-dlt-") as pipelines_dir:
         pipeline = dlt.pipeline(
             pipeline_name=f"{plan.name}_{source.name}",
-            destination=dlt.destinations.duckdb(credentials=duckdb_path),
+            destination=warehouse.dlt_destination(repr(sorted(window.items())) if window else None),
             dataset_name=dataset,
             pipelines_dir=pipelines_dir,
         )

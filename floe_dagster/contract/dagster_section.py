@@ -294,6 +294,14 @@ class RetryConfig(Strict):
     )
 
 
+class SecretEnv(Strict):
+    """One env var of every step pod taken from a key of a Kubernetes secret (`secretKeyRef`)."""
+
+    name: str = Field(pattern=ENV_VAR_NAME, description="Env var, e.g. `WAREHOUSE_PASSWORD`.")
+    secret_name: str = Field(pattern=K8S_NAME, description="Kubernetes secret holding it.")
+    key: str = Field(min_length=1, description="Key in that secret.")
+
+
 class KubernetesConfig(Strict):
     """Where and how steps run when `execution.mode` is `k8s`."""
 
@@ -309,6 +317,11 @@ class KubernetesConfig(Strict):
     env_vars: list[str] = Field(
         default_factory=list,
         description="Names of env vars copied from the launcher into steps (names, not values).",
+    )
+    secret_env: list[SecretEnv] = Field(
+        default_factory=list,
+        description="Env vars from secret keys (`secretKeyRef`), e.g. the warehouse password; "
+        "step Jobs and the Helm code server get them by reference only.",
     )
     ttl_seconds_after_finished: int = Field(default=3600, ge=0, description="Job clean-up delay.")
 

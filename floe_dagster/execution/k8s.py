@@ -36,8 +36,17 @@ def step_k8s_config(
 ) -> dict[str, Any]:
     """The `dagster-k8s/config` of one step's Job (snake_case, as dagster-k8s reads it)."""
     safe_labels = {key: label_value(value) for key, value in labels.items()}
+    container: dict[str, Any] = {"resources": resources}
+    if k8s.secret_env:
+        container["env"] = [
+            {
+                "name": ref.name,
+                "value_from": {"secret_key_ref": {"name": ref.secret_name, "key": ref.key}},
+            }
+            for ref in k8s.secret_env
+        ]
     return {
-        "container_config": {"resources": resources},
+        "container_config": container,
         "pod_template_spec_metadata": {"labels": safe_labels},
         "job_metadata": {"labels": safe_labels},
         "job_spec_config": {

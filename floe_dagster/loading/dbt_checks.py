@@ -14,7 +14,14 @@ from typing import Any
 
 from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.errors import Problem
-from floe_dagster.loading.profiles import DUCKDB_PATH_ENV, PROFILES_FILE, duckdb_file
+from floe_dagster.loading.profiles import (
+    DUCKDB_PATH_ENV,
+    PROFILES_FILE,
+    SERVER_ADAPTERS,
+    SERVER_FIELDS,
+    duckdb_file,
+    is_env_reference,
+)
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
 
 WINDOW_MACRO = "macro.floe_dagster.partition_window"
@@ -60,6 +67,8 @@ def profile_problems(files: ProductFiles) -> list[Problem]:
                 "in another warehouse than the artifacts name; make them the same",
             )
         ]
+    if compute in SERVER_ADAPTERS:
+        return _server_problems(profiles_file, field, output)
     if compute != "duckdb":
         return []
     path = str(output.get("path", ""))
@@ -77,6 +86,25 @@ def profile_problems(files: ProductFiles) -> list[Problem]:
             )
         ]
     return []
+
+
+def _server_problems(profiles_file: str, field: str, output: dict[str, Any]) -> list[Problem]:
+    """A server warehouse's output names what dlt needs, and its password only by reference."""
+    problems = [
+        Problem(profiles_file, f"{field}.{key}", "is missing; the warehouse's connection needs it")
+        for key in SERVER_FIELDS
+        if key != "password" and key not in output
+    ]
+    if "password" in output and not is_env_reference(output["password"]):
+        problems.append(
+            Problem(
+                profiles_file,
+                f"{field}.password",
+                "is not an env var reference; write \"{{ env_var('WAREHOUSE_PASSWORD') }}\" and "
+                "set that variable (on Kubernetes from a secret, `secretKeyRef`)",
+            )
+        )
+    return problems
 
 
 def window_warnings(

@@ -10,6 +10,7 @@ the dbt-safe name too, as floe's own runtime does.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ from floe_dagster.names import digest
 PROFILES_FILE = "profiles.yml"
 RUNTIME_PROFILES_ROOT = "floe-dagster-profiles"
 DUCKDB_PATH_ENV = "FLOE_DUCKDB_PATH"
+SERVER_ADAPTERS = frozenset({"postgres"})  # warehouses many steps and runs write at once
+SERVER_FIELDS = ("host", "port", "user", "password", "dbname")  # what dlt needs to connect
+_ENV_VAR = re.compile(
+    r"\{\{\s*env_var\(\s*['\"](?P<name>[A-Za-z_][A-Za-z0-9_]*)['\"]"
+    r"(?:\s*,\s*['\"](?P<default>[^'\"]*)['\"])?\s*\)\s*(?:\|\s*(?:as_number|int|string)\s*)?\}\}"
+)
 
 
 def duckdb_file(artifacts: CompiledArtifacts, project_dir: Path) -> Path:
@@ -82,6 +89,40 @@ def _duckdb_path_from_env(profile: Any) -> Any:
             }
         outputs[target] = output
     return {**profile, "outputs": outputs}
+
+
+def target_output(
+    profiles: dict[str, Any], profile_name: str, target: str | None
+) -> dict[str, Any]:
+    """The dbt output a run writes with: `target`, else the profile's own; {} if there is none."""
+    profile = profiles.get(profile_name)
+    if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
+        return {}
+    output = profile["outputs"].get(target or profile.get("target"))
+    return output if isinstance(output, dict) else {}
+
+
+def is_env_reference(value: Any) -> bool:
+    """Whether a profile value is exactly one dbt `env_var()` reference (a secret's only form)."""
+    return isinstance(value, str) and _ENV_VAR.fullmatch(value.strip()) is not None
+
+
+def resolve_env_refs(value: str, where: str) -> str:
+    """A profile value with its `env_var()` references replaced as dbt would, at run time.
+
+    So dlt connects with exactly what dbt does; a reference without a default to an unset
+    variable raises KeyError naming the variable and where it is used.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match["name"], match["default"]
+        if name in os.environ:
+            return os.environ[name]
+        if default is None:
+            raise KeyError(f"environment variable {name} (read by {where}) is not set; set it")
+        return default
+
+    return _ENV_VAR.sub(one, value)
 
 
 def profiles_dir_for(project_dir: Path) -> Path:

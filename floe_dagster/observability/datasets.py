@@ -13,8 +13,9 @@ from typing import Any
 
 from dagster import AssetKey
 
-from floe_dagster.execution.resources import duckdb_path
+from floe_dagster.execution.resources import duckdb_path, warehouse_output
 from floe_dagster.loading.plan import ProductPlan
+from floe_dagster.loading.profiles import SERVER_ADAPTERS, resolve_env_refs
 from floe_dagster.names import model_key, table_key
 from floe_dagster.observability.lineage import Dataset
 
@@ -60,8 +61,16 @@ def product_lineage(plan: ProductPlan) -> dict[AssetKey, AssetLineage]:
 
 
 def warehouse_namespace(plan: ProductPlan) -> str:
-    """OpenLineage's DuckDB namespace (as dbt-ol writes it): the database file."""
-    return f"duckdb://{duckdb_path(plan)}"
+    """OpenLineage's namespace (as dbt-ol writes it): the DuckDB file, or `postgres://host:port`."""
+    if plan.files.artifacts.plugins.compute.type not in SERVER_ADAPTERS:
+        return f"duckdb://{duckdb_path(plan)}"
+    output, where = warehouse_output(plan), "the lineage namespace"
+    try:
+        host = resolve_env_refs(str(output.get("host", "")), where)
+        port = resolve_env_refs(str(output.get("port", 5432)), where)
+    except KeyError:
+        return "postgres://unresolved"  # lineage never fails a load or a run
+    return f"postgres://{host}:{port}"
 
 
 def _relation(node: Mapping[str, Any]) -> str | None:
