@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dagster import AssetKey
 
 from floe_dagster.contract.artifacts import CompiledArtifacts
+from floe_dagster.definitions import load_plan
 from floe_dagster.errors import FloeConfigError
 from floe_dagster.loading.iceberg_outputs import iceberg_outputs
+from floe_dagster.observability.datasets import product_lineage
+from floe_dagster.observability.lineage import Dataset
 from tests.iceberg_services import CATALOG_URI_ENV, iceberg_deployment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "floe_contract"
@@ -100,3 +104,17 @@ def test_a_sql_catalog_without_its_uri_is_an_error_saying_where_to_set_it():
 
 def test_no_deployment_bindings_means_no_iceberg_outputs():
     assert iceberg_outputs(artifacts(floe_file("v0_9_0.json")), WHERE) is None
+
+
+def test_lineage_outputs_name_the_iceberg_tables_namespace_catalog_name_table(edit_artifacts):
+    product = edit_artifacts(lambda data: data.update(deployment=iceberg_deployment("http://s3")))
+    lineage = product_lineage(load_plan("customer_360", product))
+    prefix = ["sales", "customer_360"]
+    assert (
+        Dataset("iceberg", "main.fct_orders") in lineage[AssetKey([*prefix, "fct_orders"])].outputs
+    )
+    assert (
+        Dataset("iceberg", "raw.orders") in lineage[AssetKey([*prefix, "shop", "orders"])].outputs
+    )
+    views = lineage[AssetKey([*prefix, "stg_orders"])].outputs
+    assert views and all(d.namespace != "iceberg" for d in views)  # a view is not written
