@@ -102,7 +102,9 @@ class IcebergWriter:
         window = partition_window(self._context) if table.window_column else None
         column, rows = self._read(table, window)
         identifier = (table.schema, table.name)
-        write_id = digest(f"{self._context.run.run_id}|{key.to_user_string()}|{window}")
+        write_id = digest(
+            f"{self._context.op_execution_context.run_id}|{key.to_user_string()}|{window}"
+        )
         iceberg = self._table(identifier, rows.schema)
         current = iceberg.current_snapshot()
         summary = current.summary if current is not None else None
