@@ -59,6 +59,9 @@ BACKFILL_ID_TAG = "dagster/backfill"
 DAGSTER_RUN_KEY_TAG = "dagster/run_key"
 CODE_VERSION_TAG = "dagster/code_version"
 TABLE_NAME_KEY = "dagster/table_name"
+ICEBERG_TABLE_KEY = "floe/iceberg_table"
+ICEBERG_SNAPSHOT_KEY = "floe/iceberg_snapshot_id"
+ICEBERG_WRITE_ID_PROPERTY = "floe.write-id"  # snapshot summary: which step attempt wrote it
 ROW_COUNT_KEY = "dagster/row_count"
 STEP_CONFIG_TAG = "dagster-k8s/config"
 # Where a run came from (set by Dagster when it creates the run).

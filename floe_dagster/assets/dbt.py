@@ -18,6 +18,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
+from floe_dagster.assets.iceberg import export_dbt_events
 from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.compat import dagster_stub_asset, dbt_assets_for_unique_ids
 from floe_dagster.contract.dagster_section import PartitionScheme
@@ -110,7 +111,8 @@ def _group_assets(
         warehouse.export_for_dbt()
         args = ["build", *window_vars_args(context, scheme)]
         with observed_step(context, plan) as step:
-            yield from step.watch_dbt(dbt.cli(args, context=context))
+            events = step.watch_dbt(dbt.cli(args, context=context))
+            yield from export_dbt_events(context, plan, events, warehouse.duckdb_path)
 
     return _dbt_group
 

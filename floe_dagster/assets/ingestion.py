@@ -23,6 +23,7 @@ from dagster import (
     multi_asset,
 )
 
+from floe_dagster.assets.iceberg import ingested_table_metadata
 from floe_dagster.contract.dagster_section import IngestionSource, PartitionScheme
 from floe_dagster.execution.policies import retry_policy, step_op_tags
 from floe_dagster.execution.resources import Warehouse
@@ -96,9 +97,13 @@ def _source_assets(
         with observed_step(context, plan):
             counts = run_dlt_source(plan, source, dataset, tables, window, warehouse)
         for table in tables:
+            key = table_key(prefix, source.dbt_source, table)
             yield MaterializeResult(
-                asset_key=table_key(prefix, source.dbt_source, table),
-                metadata={ROW_COUNT_KEY: counts.get(table, 0)},
+                asset_key=key,
+                metadata={
+                    ROW_COUNT_KEY: counts.get(table, 0),
+                    **ingested_table_metadata(context, plan, key, dataset, table),
+                },
             )
 
     return _ingest

@@ -22,6 +22,12 @@ from floe_dagster.contract.dagster_section import (
 )
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.loading.dbt_checks import profile_problems, window_warnings
+from floe_dagster.loading.iceberg_outputs import (
+    IcebergOutputs,
+    iceberg_outputs,
+    iceberg_problems,
+    iceberg_warnings,
+)
 from floe_dagster.loading.limits import staleness_problems
 from floe_dagster.loading.manifest import slim_manifest
 from floe_dagster.loading.project import ARTIFACTS_FILE, ProductFiles
@@ -82,6 +88,11 @@ class ProductPlan:
     @cached_property
     def schemes(self) -> dict[str, PartitionScheme]:
         return {s.name: s for s in self.files.artifacts.dagster.partition_schemes}
+
+    @cached_property
+    def iceberg(self) -> IcebergOutputs | None:
+        """Where materialized tables are also written as Iceberg; None when nowhere."""
+        return iceberg_outputs(self.files.artifacts, str(self.project_dir / ARTIFACTS_FILE))
 
     @cached_property
     def dbt_groups(self) -> list[DbtAssetGroup]:
@@ -213,6 +224,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
             Problem(where, "plugins.compute.config.path", "DuckDB needs the database file's path")
         )
     problems += profile_problems(files)
+    problems += iceberg_problems(artifacts, where)
     problems += staleness_problems(
         section.sensors.staleness, _partitioned_assets(section, settings), where
     )
@@ -227,6 +239,7 @@ def build_plan(files: ProductFiles) -> ProductPlan:
     warnings = (
         *window_warnings(files.project_dir, models, windows),
         *gate_warnings(files, settings),
+        *iceberg_warnings(artifacts, where),
     )
     files = replace(files, manifest=slim_manifest(manifest))
     return ProductPlan(files, settings, schedule_models, schedule_schemes, warnings)

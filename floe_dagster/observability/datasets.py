@@ -8,12 +8,13 @@ output and the dbt input are the same dataset and lineage joins up across steps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dagster import AssetKey
 
 from floe_dagster.execution.resources import duckdb_path, warehouse_output
+from floe_dagster.loading.iceberg_outputs import exported_dbt_tables
 from floe_dagster.loading.plan import ProductPlan
 from floe_dagster.loading.profiles import SERVER_ADAPTERS, resolve_env_refs
 from floe_dagster.names import model_key, table_key
@@ -57,7 +58,42 @@ def product_lineage(plan: ProductPlan) -> dict[AssetKey, AssetLineage]:
             found[table_key(prefix, ingestion.dbt_source, table)] = AssetLineage(
                 inputs=(), outputs=datasets([sources[(ingestion.dbt_source, table)]])
             )
-    return found
+    return _with_iceberg_outputs(plan, found)
+
+
+def _with_iceberg_outputs(
+    plan: ProductPlan, found: dict[AssetKey, AssetLineage]
+) -> dict[AssetKey, AssetLineage]:
+    """Each table also written to Iceberg has that table as an output too: namespace = the
+    catalog, name = `namespace.table` in it. The warehouse dataset stays, so lineage between
+    steps (which read the warehouse) still joins up."""
+    if plan.iceberg is None:
+        return found
+    catalog = plan.iceberg.catalog_name
+    manifest = plan.manifest
+    tables: dict[AssetKey, tuple[str, str]] = {
+        key: (t.schema, t.name)
+        for key, t in exported_dbt_tables(manifest, plan.files.artifacts.asset_key_prefix).items()
+    }
+    for ingestion in plan.files.artifacts.dagster.ingestion:
+        schema = next(
+            n["schema"]
+            for n in manifest["sources"].values()
+            if n["source_name"] == ingestion.dbt_source
+        )
+        for table in ingestion.tables:
+            tables[
+                table_key(plan.files.artifacts.asset_key_prefix, ingestion.dbt_source, table)
+            ] = (
+                schema,
+                table,
+            )
+    return {
+        key: replace(lineage, outputs=(*lineage.outputs, Dataset(catalog, ".".join(tables[key]))))
+        if key in tables
+        else lineage
+        for key, lineage in found.items()
+    }
 
 
 def warehouse_namespace(plan: ProductPlan) -> str:
