@@ -72,6 +72,26 @@ def dagster_home(tmp_path: Path) -> Path:
     return home
 
 
+def clone_repo(target: Path) -> Path:
+    """What `git clone` would give at `target`: tracked and untracked-not-ignored files, with
+    symlinks kept as symlinks (a product may link to another's dbt project)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source, copy = REPO / name, target / name
+        if source.is_symlink():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.symlink_to(os.readlink(source))
+        elif source.is_file():  # tracked files deleted in the work tree are skipped
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+    return target
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

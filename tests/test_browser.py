@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RepositoryDefinition
+from dagster import DagsterInstance, RepositoryDefinition
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from floe_dagster import load_product_definitions
-from floe_dagster.names import REFUSED_TAG
 from tests.conftest import DEMO, IN_CI, REPO, cli_env, free_port
 from tests.serving import serving
 
@@ -51,8 +49,8 @@ def product(demo_manifest: Path) -> RepositoryDefinition:
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The UI's DAGSTER_HOME (`dagster_home/`, SQLite storage created) and warehouse."""
+def webserver(tmp_path_factory: pytest.TempPathFactory, demo_manifest: Path) -> Iterator[str]:
+    """The UI's base URL; the daemon runs too, or queued runs would never start."""
     scratch = tmp_path_factory.mktemp("browser")
     home = scratch / "dagster_home"
     home.mkdir()
@@ -61,13 +59,6 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # creating it at the same time race in alembic ("more than one head present").
     with DagsterInstance.from_config(str(home)):
         pass
-    return scratch
-
-
-@pytest.fixture(scope="module")
-def webserver(scratch: Path, demo_manifest: Path) -> Iterator[str]:
-    """The UI's base URL; the daemon runs too, or queued runs would never start."""
-    home = scratch / "dagster_home"
     env = cli_env(DAGSTER_HOME=str(home), FLOE_DUCKDB_PATH=str(scratch / "warehouse.duckdb"))
     port = free_port()
     daemon = ["dagster-daemon", "run", "-w", "workspace.yaml"]
@@ -176,27 +167,3 @@ def test_the_materialize_button_launches_a_run_that_succeeds(page: Page):
     finally:
         screenshot(page, "04_run.png")
     expect(page.get_by_text(RUN_STATUS).first).to_have_text("Success")
-
-
-def test_materialize_clicked_twice_quickly_starts_one_run_and_the_second_says_why(
-    page: Page, scratch: Path
-):
-    with DagsterInstance.from_config(str(scratch / "dagster_home")) as instance:
-        before = {r.run_id for r in instance.get_runs()}
-        page.goto("/assets/sales/customer_360/shop/customers")
-        materialize = page.locator("button:enabled", has_text=re.compile(r"^Materialize$"))
-        materialize.click()
-        materialize.click()
-        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-        while len(new := [r for r in instance.get_runs() if r.run_id not in before]) < 2:
-            assert time.monotonic() < deadline, new
-            time.sleep(0.5)
-    (refused,) = [r for r in new if REFUSED_TAG in r.tags]
-    (started,) = [r for r in new if REFUSED_TAG not in r.tags]
-    assert refused.status == DagsterRunStatus.CANCELED
-    page.goto(f"/runs/{refused.run_id}")
-    try:
-        reason = page.get_by_text(f"already queued or running as run {started.run_id}").first
-        expect(reason).to_be_visible()
-    finally:
-        screenshot(page, "05_refused_duplicate_run.png")

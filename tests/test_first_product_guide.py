@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO, cli_env, clone_repo
 
 GUIDE = REPO / "docs" / "first_product.md"
 
@@ -32,18 +32,7 @@ BLOCKS = guide_blocks(GUIDE.read_text())
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    target = tmp_path_factory.mktemp("guide") / "floe-dagster"
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-    return target
+    return clone_repo(tmp_path_factory.mktemp("guide") / "floe-dagster")
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, VENV_BIN
+from tests.conftest import REPO, VENV_BIN, clone_repo
 from tests.serving import serving, wait_until_answering
 
 README = (REPO / "README.md").read_text()
@@ -38,18 +37,7 @@ COMMANDS = quickstart_commands(README)
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    target = tmp_path_factory.mktemp("readme") / "floe-dagster"
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():  # tracked files deleted in the work tree are skipped
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-    return target
+    return clone_repo(tmp_path_factory.mktemp("readme") / "floe-dagster")
 
 
 def newcomer_env() -> dict[str, str]:
