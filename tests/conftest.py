@@ -92,6 +92,24 @@ def clone_repo(target: Path) -> Path:
     return target
 
 
+def python_file_workspace(path: Path, project: Path, location: str) -> Path:
+    """A workspace.yaml at `path` loading `project`/definitions.py as the code location `location`."""
+    path.write_text(
+        "load_from:\n  - python_file:\n"
+        f"      relative_path: {project / 'definitions.py'}\n"
+        f"      location_name: {location}\n"
+        f"      working_directory: {project}\n"
+    )
+    return path
+
+
+def postgres_home(path: Path) -> Path:
+    """A DAGSTER_HOME at `path` with dagster.postgres.yaml (it reads DAGSTER_PG_* from the env)."""
+    path.mkdir()
+    shutil.copy(REPO / "dagster.postgres.yaml", path / "dagster.yaml")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -39,7 +38,7 @@ from floe_dagster.names import (
     RANGE_START_TAG,
     RUN_KEY_TAG,
 )
-from tests.conftest import REPO, VENV_BIN, cli_env
+from tests.conftest import VENV_BIN, cli_env, postgres_home, python_file_workspace
 from tests.private_postgres import PrivatePostgres, private_postgres
 from tests.test_run_keys import postgres_env
 
@@ -195,16 +194,8 @@ def deploy(
     def make(kind: str) -> Deployment:
         product = products[kind]
         url = server.new_database()
-        home = tmp_path / "home"
-        home.mkdir()
-        shutil.copy(REPO / "dagster.postgres.yaml", home / "dagster.yaml")
-        workspace = tmp_path / "workspace.yaml"
-        workspace.write_text(
-            "load_from:\n  - python_file:\n"
-            f"      relative_path: {product / 'definitions.py'}\n"
-            f"      location_name: {PRODUCT}\n"
-            f"      working_directory: {product}\n"
-        )
+        home = postgres_home(tmp_path / "home")
+        workspace = python_file_workspace(tmp_path / "workspace.yaml", product, PRODUCT)
         pg = postgres_env(url)
         for name, value in pg.items():
             monkeypatch.setenv(name, value)

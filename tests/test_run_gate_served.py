@@ -8,7 +8,6 @@ location (tests/fixtures/run_gate). Clients submit through Dagster's GraphQL API
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,14 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from dagster_graphql import DagsterGraphQLClient
 
 from floe_dagster.names import PARTITION_TAG, REFUSED_FOR_TAG, REFUSED_TAG
-from tests.conftest import REPO, cli_env, free_port, new_postgres_database
+from tests.conftest import (
+    REPO,
+    cli_env,
+    free_port,
+    new_postgres_database,
+    postgres_home,
+    python_file_workspace,
+)
 from tests.serving import serving
 from tests.test_run_keys import postgres_env
 
@@ -33,15 +39,8 @@ RUN_TIMEOUT = 300.0
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, dict[str, str]]]:
     """(webserver port, DAGSTER_HOME, environment) of a webserver and daemon on PostgreSQL."""
     scratch = tmp_path_factory.mktemp("run_gate")
-    home = scratch / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.postgres.yaml", home / "dagster.yaml")
-    workspace = scratch / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n"
-        f"  - python_file:\n      relative_path: {FIXTURE / 'definitions.py'}\n"
-        f"      location_name: {LOCATION}\n      working_directory: {FIXTURE}\n"
-    )
+    home = postgres_home(scratch / "dagster_home")
+    workspace = python_file_workspace(scratch / "workspace.yaml", FIXTURE, LOCATION)
     with new_postgres_database() as url:
         env = cli_env(DAGSTER_HOME=str(home), **postgres_env(url))
         port = free_port()

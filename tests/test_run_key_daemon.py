@@ -9,7 +9,6 @@ Dagster under the same owner, so exactly one run holds the key.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,7 +18,13 @@ import pytest
 from dagster import DagsterInstance
 
 from floe_dagster.names import RUN_KEY_TAG
-from tests.conftest import REPO, VENV_BIN, cli_env, floe_dagster_settings
+from tests.conftest import (
+    VENV_BIN,
+    cli_env,
+    floe_dagster_settings,
+    postgres_home,
+    python_file_workspace,
+)
 from tests.test_run_keys import postgres_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -59,16 +64,8 @@ def test_daemon_killed_mid_tick_and_restarted_creates_one_run(
             cron="* * * * *", default_status="running"
         )
     )
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.postgres.yaml", home / "dagster.yaml")
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_file:\n"
-        f"      relative_path: {project / 'definitions.py'}\n"
-        "      location_name: customer_360\n"
-        f"      working_directory: {project}\n"
-    )
+    home = postgres_home(tmp_path / "home")
+    workspace = python_file_workspace(tmp_path / "workspace.yaml", project, "customer_360")
     pg = postgres_env(postgres_database)
     env = cli_env(DAGSTER_HOME=str(home), FLOE_DUCKDB_PATH=str(tmp_path / "wh.duckdb"), **pg)
     for name, value in pg.items():
