@@ -1,14 +1,28 @@
-"""`floe-dagster launch` submits a run through the run-key check; the same launch again is a duplicate."""
+"""`floe-dagster launch` submits a run through the run-key check; the same launch again is a duplicate.
+
+The instance's run coordinator checks the submitted run once more, against runs from every
+source; a launch it refuses says so and exits 4.
+"""
 
 from __future__ import annotations
 
 import subprocess
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from floe_dagster.names import FINGERPRINT_TAG, RUN_KEY_TAG
+from floe_dagster.cli import main
+from floe_dagster.names import (
+    FINGERPRINT_TAG,
+    PARTITION_TAG,
+    REFUSED_FOR_TAG,
+    REFUSED_TAG,
+    RUN_KEY_TAG,
+)
 from tests.conftest import VENV_BIN, cli_env
+from tests.test_run_gate import DAY, submit
+
+SELECT = ["--select", "key:sales/customer_360/fct_orders"]
 
 
 def launch(project_dir, dagster_home, *args: str) -> subprocess.CompletedProcess:
@@ -17,8 +31,7 @@ def launch(project_dir, dagster_home, *args: str) -> subprocess.CompletedProcess
             VENV_BIN / "floe-dagster",
             "launch",
             project_dir,
-            "--select",
-            "key:sales/customer_360/fct_orders",
+            *SELECT,
             *args,
         ],
         capture_output=True,
@@ -42,3 +55,23 @@ def test_launch_queues_one_run_and_a_repeat_names_it(product_dir, dagster_home):
     assert run.tags[RUN_KEY_TAG] == run.tags["dagster/run_key"] and run.tags[FINGERPRINT_TAG]
     assert f"submitted run {run.run_id}" in first.stdout
     assert "duplicate" in repeat.stderr and run.run_id in repeat.stderr
+
+
+@pytest.mark.slow
+def test_a_launch_the_coordinator_refuses_prints_why_and_exits_4(
+    product_dir, dagster_home, monkeypatch, capsys
+):
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        clicked = submit(instance, DAY)  # the UI's Materialize of the same partition, queued
+        assert clicked.status == DagsterRunStatus.QUEUED
+
+        code = main(["launch", str(product_dir), *SELECT, "--partition", DAY[PARTITION_TAG]])
+        out, err = capsys.readouterr()
+        (launched,) = instance.get_runs(RunsFilter(tags={REFUSED_FOR_TAG: clicked.run_id}))
+    assert launched.status == DagsterRunStatus.CANCELED
+    assert launched.tags[REFUSED_TAG] == "in_flight"
+    assert launched.tags[REFUSED_FOR_TAG] == clicked.run_id
+    assert code == 4
+    assert "submitted" not in out
+    assert f"refused: run {launched.run_id}" in err and clicked.run_id in err

@@ -125,7 +125,7 @@ def report_init(result: InitResult) -> None:
 def launch(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
-    from floe_dagster.cli.launch import launch_run
+    from floe_dagster.cli.launch import Refused, launch_run
     from floe_dagster.names import parse_range_label
 
     bounds = parse_range_label(args.partition_range) if args.partition_range else None
@@ -148,7 +148,11 @@ def launch(args: argparse.Namespace) -> int:
         print(f"submitted run {result}")
         return 0
     print(result.message, file=sys.stderr)
-    return 3 if result.cause == "conflict" else 0
+    if result.cause == "conflict":
+        return 3
+    if isinstance(result, Refused) and result.cause != "duplicate":
+        return 4  # another run (another cause) holds the work: this launch did not run
+    return 0
 
 
 def conflicts(args: argparse.Namespace) -> int:

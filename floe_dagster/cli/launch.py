@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dagster import AssetSelection, DagsterInstance
+from dagster import AssetSelection, DagsterEventType, DagsterInstance
 
 from floe_dagster.compat import submit_asset_run
 from floe_dagster.definitions import build_definitions, load_plan
@@ -22,9 +22,43 @@ from floe_dagster.execution.run_keys import RunKeyGuard, Skipped
 from floe_dagster.names import (
     DAGSTER_RUN_KEY_TAG,
     PARTITION_TAG,
+    REFUSED_FOR_TAG,
+    REFUSED_TAG,
     RUN_KEY_TAG,
     range_label,
 )
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A submitted run the instance's run coordinator refused (and canceled): it did not run."""
+
+    run_id: str
+    cause: str
+    holder: str | None
+    reason: str
+
+    @property
+    def message(self) -> str:
+        # The canceled run keeps this launch's run key: the same launch again is its duplicate.
+        return (
+            f"refused: run {self.run_id} was canceled, not run: {self.reason}. "
+            f"To run it again after run {self.holder} ended, launch with another --trigger"
+        )
+
+
+def refusal_of(instance: DagsterInstance, run_id: str) -> Refused | None:
+    """Why the coordinator refused the run `run_id`, read back from the instance; None if not."""
+    run = instance.get_run_by_id(run_id)
+    if run is None or REFUSED_TAG not in run.tags:
+        return None
+    holder = run.tags.get(REFUSED_FOR_TAG)
+    canceled = instance.all_logs(run_id, of_type=DagsterEventType.RUN_CANCELED)
+    reason = next(
+        (e.message for e in canceled if e.message),
+        f"{run.tags[REFUSED_TAG]}: the same work is queued or running as run {holder}",
+    )
+    return Refused(run_id, run.tags[REFUSED_TAG], holder, reason)
 
 
 def launch_run(
@@ -36,8 +70,12 @@ def launch_run(
     partition: str | None = None,
     partition_range: tuple[str, str] | None = None,
     location: str | None = None,
-) -> str | Skipped:
-    """Check the run key, then submit the run; returns its id, or why it was skipped."""
+) -> str | Skipped | Refused:
+    """Check the run key, then submit the run; returns its id, or why it was skipped or refused.
+
+    The instance's run coordinator checks the submitted run again, against every queued or
+    running run (the UI's, a sensor's): the run is read back, and a refusal returned.
+    """
     plan = load_plan(product, project_dir)
     graph = build_definitions(plan).get_repository_def().asset_graph
     asset_keys = AssetSelection.from_string(select).resolve(graph)
@@ -51,7 +89,7 @@ def launch_run(
     tags = {**planned.tags, DAGSTER_RUN_KEY_TAG: planned.tags[RUN_KEY_TAG]}
     if partition:
         tags[PARTITION_TAG] = partition
-    return submit_asset_run(
+    run_id = submit_asset_run(
         instance,
         python_file=plan.project_dir / "definitions.py",
         working_directory=plan.project_dir,
@@ -60,6 +98,7 @@ def launch_run(
         run_config=planned.run_config,
         tags=tags,
     )
+    return refusal_of(instance, run_id) or run_id
 
 
 def conflicts_text(instance: DagsterInstance, product: str | None, as_json: bool) -> str:
