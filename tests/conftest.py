@@ -103,6 +103,15 @@ def python_file_workspace(path: Path, project: Path, location: str) -> Path:
     return path
 
 
+def grpc_workspace(path: Path, host: str, port: int, location: str) -> Path:
+    """A workspace.yaml at `path` reaching the code server at `host`:`port` as `location`."""
+    path.write_text(
+        "load_from:\n  - grpc_server:\n"
+        f"      host: {host}\n      port: {port}\n      location_name: {location}\n"
+    )
+    return path
+
+
 def postgres_home(path: Path) -> Path:
     """A DAGSTER_HOME at `path` with dagster.postgres.yaml (it reads DAGSTER_PG_* from the env)."""
     path.mkdir()

@@ -1,11 +1,13 @@
-"""The package's sensors survive faults: PostgreSQL restarted mid-tick, the daemon SIGKILLed.
+"""The package's sensors survive faults: PostgreSQL restarted mid-tick, the daemon SIGKILLed,
+the code server restarted during a run.
 
 A real `dagster-daemon` runs a tiny product (one daily-partitioned dbt view) on a
 PostgreSQL server of this module's own (tests/private_postgres.py), which the tests stop
 and start; the machine's shared server is never touched. A tick is held at the moment of
 the fault by a lock the test takes in PostgreSQL (as tests/test_run_key_daemon.py does):
 the tick's statement waits, the test sees it wait in `pg_stat_activity`, then restarts the
-server (every connection ends, the held statement rolls back) or kills the daemon.
+server (every connection ends, the held statement rolls back) or kills the daemon. For
+a code server restart, a run's dbt Python model waits at a gate file meanwhile.
 
 Each case ends the same way: later ticks recover, every requested partition is run and
 materialized, exactly one run holds each run key, and no held run is left.
@@ -38,7 +40,14 @@ from floe_dagster.names import (
     RANGE_START_TAG,
     RUN_KEY_TAG,
 )
-from tests.conftest import VENV_BIN, cli_env, postgres_home, python_file_workspace
+from tests.conftest import (
+    VENV_BIN,
+    cli_env,
+    free_port,
+    grpc_workspace,
+    postgres_home,
+    python_file_workspace,
+)
 from tests.private_postgres import PrivatePostgres, private_postgres
 from tests.test_run_keys import postgres_env
 
@@ -67,12 +76,39 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def write_product(root: Path, staleness: bool) -> Path:
-    """One daily-partitioned view that reads nothing: a run is one quick `dbt run`."""
+@pytest.fixture(scope="module")
+def gated_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The staleness product whose run waits at a gate (GATED_MODEL): a run in progress."""
+    return write_product(tmp_path_factory.mktemp("gated"), staleness=True, gated=True)
+
+
+# A dbt-duckdb Python model: says its run has started, then waits until the test opens
+# the gate (both paths from the deployment's env).
+GATED_MODEL = """\
+import os
+import time
+from pathlib import Path
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    Path(os.environ["FAULTS_RUN_STARTED"]).touch()
+    while not Path(os.environ["FAULTS_RUN_GATE"]).exists():
+        time.sleep(0.2)
+    return session.sql("select 1 as id")
+"""
+
+
+def write_product(root: Path, staleness: bool, gated: bool = False) -> Path:
+    """One daily-partitioned view that reads nothing: a run is one quick `dbt run`; or, if
+    `gated`, one table whose run waits at a gate."""
     (root / "models" / "marts").mkdir(parents=True)
-    (root / "models" / "marts" / "mart_00000.sql").write_text(
-        'select 1 as id, \'{{ var("min_date", "") }}\' as day\n'
-    )
+    if gated:
+        (root / "models" / "marts" / "mart_00000.py").write_text(GATED_MODEL)
+    else:
+        (root / "models" / "marts" / "mart_00000.sql").write_text(
+            'select 1 as id, \'{{ var("min_date", "") }}\' as day\n'
+        )
     (root / "dbt_project.yml").write_text(
         f"name: {PRODUCT}\nversion: '1.0.0'\nconfig-version: 2\nprofile: {PRODUCT}\n"
         "model-paths: ['models']\n"
@@ -111,8 +147,34 @@ class Deployment:
     workspace: Path
     env: dict[str, str]
     log: Path
+    product: Path
+    port: int | None = None  # the code server's, when the workspace names one (grpc_server)
     daemon: subprocess.Popen | None = None
+    code_server: subprocess.Popen | None = None
     started: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_code_server(self) -> None:
+        """The product's own code server, started as the Helm chart starts it."""
+        self.code_server = subprocess.Popen(
+            [
+                *(VENV_BIN / "dagster", "code-server", "start", "--host", "127.0.0.1"),
+                *("--port", str(self.port), "--location-name", PRODUCT),
+                *("--python-file", str(self.product / "definitions.py")),
+                *("--working-directory", str(self.product)),
+            ],
+            env=self.env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.started.append(self.code_server)
+
+    def terminate_code_server(self) -> None:
+        """SIGTERM to the code server, as Kubernetes sends when its pod restarts; until it ends."""
+        assert self.code_server is not None
+        self.code_server.terminate()
+        self.code_server.wait(timeout=60)
+        self.code_server = None
 
     def start_daemon(self) -> None:
         self.daemon = subprocess.Popen(
@@ -137,12 +199,12 @@ class Deployment:
         self.daemon = None
 
     def stop(self) -> None:
-        """End every process this deployment started (run workers included)."""
-        for daemon in [*self.started, *([self.daemon] if self.daemon else [])]:
+        """End every process this deployment started (code servers and run workers included)."""
+        for process in [*self.started, *([self.daemon] if self.daemon else [])]:
             with contextlib.suppress(ProcessLookupError):  # the group may be gone already
-                os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-        self.daemon = None
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.daemon = self.code_server = None
 
     def query(self, sql: str) -> list[tuple]:
         with psycopg2.connect(self.url) as conn, conn.cursor() as cur:
@@ -187,20 +249,34 @@ def deploy(
     products: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str], Deployment]]:
-    """Makes the deployment of `products[kind]` on a new database; stops its daemon after."""
+    """Makes the deployment of `products[kind]` on a new database; stops its daemon after.
+    "gated" is `gated_product` served by a code server of its own (`start_code_server`)."""
     made: list[Deployment] = []
 
     def make(kind: str) -> Deployment:
-        product = products[kind]
+        port = None
+        if kind == "gated":
+            product, port = request.getfixturevalue("gated_product"), free_port()
+            workspace = grpc_workspace(tmp_path / "workspace.yaml", "127.0.0.1", port, PRODUCT)
+        else:
+            product = products[kind]
+            workspace = python_file_workspace(tmp_path / "workspace.yaml", product, PRODUCT)
         url = server.new_database()
         home = postgres_home(tmp_path / "home")
-        workspace = python_file_workspace(tmp_path / "workspace.yaml", product, PRODUCT)
         pg = postgres_env(url)
         for name, value in pg.items():
             monkeypatch.setenv(name, value)
-        env = cli_env(DAGSTER_HOME=str(home), FLOE_DUCKDB_PATH=str(tmp_path / "wh.duckdb"), **pg)
-        found = Deployment(server, url, home, workspace, env, tmp_path / "daemon.log")
+        env = cli_env(
+            DAGSTER_HOME=str(home),
+            FLOE_DUCKDB_PATH=str(tmp_path / "wh.duckdb"),
+            FAULTS_RUN_STARTED=str(tmp_path / "run-started"),
+            FAULTS_RUN_GATE=str(tmp_path / "run-gate"),
+            **pg,
+        )
+        log = tmp_path / "daemon.log"
+        found = Deployment(server, url, home, workspace, env, log, product, port)
         with found.instance():
             pass  # Dagster's tables exist before a test locks one of them
         made.append(found)
@@ -249,12 +325,16 @@ def settled(deployment: Deployment, done: Callable[[list[DagsterRun]], bool]) ->
     return wait_for("every run to finish", runs, deployment, timeout=600)
 
 
-def failed_ticks(deployment: Deployment, sensor: str) -> int:
-    """How many of the sensor's ticks failed: the fault hit a tick, not something else."""
+def ticks(deployment: Deployment, sensor: str) -> list[Any]:
+    """The sensor's ticks, newest first (Dagster's InstigatorTick: status, timestamp)."""
     with deployment.instance() as instance:
         (state,) = [s for s in instance.all_instigator_state() if s.instigator_name == sensor]
-        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-    return sum(t.status.value == "FAILURE" for t in ticks)
+        return list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+
+
+def failed_ticks(deployment: Deployment, sensor: str) -> int:
+    """How many of the sensor's ticks failed: the fault hit a tick, not something else."""
+    return sum(t.status.value == "FAILURE" for t in ticks(deployment, sensor))
 
 
 def materialized(deployment: Deployment) -> set[str]:
@@ -376,3 +456,65 @@ def test_daemon_killed_between_deleting_held_runs_and_replacing_the_rest_makes_n
     assert held_days(deployment) == DAYS[:1]  # the kill came after the other days' deletes
     deployment.start_daemon()
     assert_backfill_replaced_once(deployment)
+
+
+# A code server restarted during a run. The daemon reaches the product's own code server
+# (`dagster code-server start`, as the Helm chart runs it) over gRPC; with Dagster's
+# DefaultRunLauncher the run worker is a process of that server. On SIGTERM the server
+# tells its `dagster api grpc` child to shut down once its runs finish, waits 30 s for it,
+# and exits; the child, left behind, finishes the run and then exits.
+
+
+def group_alive(pgid: int) -> bool:
+    return subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True).returncode == 0
+
+
+def recovered_since(deployment: Deployment, sensor: str, since: float) -> float | None:
+    """When a tick of `sensor` that began after `since` ended other than in failure."""
+    done = [
+        t.timestamp
+        for t in ticks(deployment, sensor)
+        if t.timestamp > since and t.status.value in ("SUCCESS", "SKIPPED")
+    ]
+    return min(done, default=None)
+
+
+def test_a_run_outlives_its_code_server_restarting_and_later_ticks_recover(deploy):
+    deployment = deploy("gated")
+    deployment.start_code_server()
+    deployment.start_daemon()
+    wait_for(
+        "the run to reach its gated model",
+        Path(deployment.env["FAULTS_RUN_STARTED"]).exists,
+        deployment,
+    )
+    with deployment.instance() as instance:
+        (run,) = instance.get_runs()
+    old = deployment.code_server
+    assert old is not None
+    terminated_at = time.time()
+    deployment.terminate_code_server()
+    deployment.start_code_server()
+    restarted_at = time.time()
+    backfills = f"{PRODUCT}_backfill_policy"  # ticks every 5 s: sees the outage
+    up_at = wait_for(
+        "a tick after the restart",
+        lambda: recovered_since(deployment, backfills, restarted_at),
+        deployment,
+    )
+    with deployment.instance() as instance:  # the run went on through the outage
+        assert [r.status.value for r in instance.get_runs()] == ["STARTED"]
+    Path(deployment.env["FAULTS_RUN_GATE"]).touch()
+
+    staleness = f"{PRODUCT}_staleness"
+    runs = settled(deployment, lambda _: recovered_since(deployment, staleness, restarted_at))
+    assert [(r.run_id, r.status.value) for r in runs] == [(run.run_id, "SUCCESS")]
+    one_run_per_key(runs, RUN_KEY_TAG)
+    assert materialized(deployment) == {run.tags["dagster/partition"]}
+    failures = [t.timestamp for t in ticks(deployment, backfills) if t.status.value == "FAILURE"]
+    assert failures and all(terminated_at < t < up_at for t in failures), (
+        terminated_at,
+        failures,
+        up_at,
+    )
+    wait_for("the old code server to exit", lambda: not group_alive(old.pid), deployment)
