@@ -75,3 +75,20 @@ def test_a_launch_the_coordinator_refuses_prints_why_and_exits_4(
     assert code == 4
     assert "submitted" not in out
     assert f"refused: run {launched.run_id}" in err and clicked.run_id in err
+
+
+@pytest.mark.slow
+def test_a_refused_launch_runs_when_launched_again_after_the_holding_run_ended(
+    product_dir, dagster_home, monkeypatch, capsys
+):
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    args = ["launch", str(product_dir), *SELECT, "--partition", DAY[PARTITION_TAG]]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        clicked = submit(instance, DAY)
+        assert main(args) == 4
+        instance.report_run_failed(clicked)
+        capsys.readouterr()
+
+        assert main(args) == 0
+        (queued,) = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
+    assert f"submitted run {queued.run_id}" in capsys.readouterr().out

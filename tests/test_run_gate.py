@@ -171,6 +171,21 @@ def test_the_staleness_sensor_run_racing_an_automation_run_is_refused(instance):
     assert sensor_run.tags[REFUSED_FOR_TAG] == automation_run.run_id
 
 
+def test_a_sensor_request_refused_while_another_run_held_the_partition_runs_once_it_ended(
+    instance,
+):
+    automation_run = submit(instance, {**DAY, AUTOMATION_CONDITION_TAG: "true"})
+    g = guard()
+    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
+    g.check(instance, [planned], owner="sensor:staleness@1")
+    refused = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    assert refused.status == DagsterRunStatus.CANCELED
+    instance.report_run_failed(automation_run)
+    assert g.check(instance, [planned], owner="sensor:staleness@2").granted == [planned]
+    again = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    assert again.status == DagsterRunStatus.QUEUED
+
+
 def test_a_hand_written_sensor_run_is_keyed_by_its_sensor(instance):
     run = submit(instance, {**DAY, SENSOR_NAME_TAG: "platform_team_sensor"})
     assert run.tags[TRIGGER_TAG] == "sensor:platform_team_sensor"

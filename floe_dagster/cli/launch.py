@@ -40,10 +40,9 @@ class Refused:
 
     @property
     def message(self) -> str:
-        # The canceled run keeps this launch's run key: the same launch again is its duplicate.
         return (
             f"refused: run {self.run_id} was canceled, not run: {self.reason}. "
-            f"To run it again after run {self.holder} ended, launch with another --trigger"
+            f"Launch again once run {self.holder} has ended"
         )
 
 

@@ -172,6 +172,16 @@ class ReservationStore:
                     )
                 )
 
+    def release_refused(self, run_key: str, fingerprint: str) -> None:
+        """Drop the reservation of a run the coordinator refused: it will not run, so the key
+        is free for the next request (whoever makes it) once the holding run has ended."""
+        with self._connect() as conn:
+            conn.execute(
+                reservations.delete().where(
+                    reservations.c.run_key == run_key, reservations.c.fingerprint == fingerprint
+                )
+            )
+
     def reserve(self, claims: Sequence[Claim], owner: str, now: float) -> dict[str, Reservation]:
         """Insert every claim unless its key is taken; return the reservations now held.
 

@@ -160,6 +160,8 @@ class RunGate:
                 ],
                 now(),
             )
+        if keyed:
+            self._store.release_refused(run_key, fp)
         refused = {**new_tags, REFUSED_TAG: cause, REFUSED_FOR_TAG: holder.run_id}
         return Admission(identity, run_key, fp, refused, cause, holder.run_id)
 

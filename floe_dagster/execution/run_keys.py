@@ -56,6 +56,7 @@ from floe_dagster.names import (
     PRODUCT_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    REFUSED_TAG,
     REQUESTED_FINGERPRINT,
     RUN_KEY_TAG,
     TRIGGER_TAG,
@@ -357,12 +358,17 @@ def _claim(p: PlannedRun) -> Claim:
 
 
 def runs_by_key(instance: DagsterInstance, keys: Sequence[str]) -> dict[str, DagsterRun]:
-    """The oldest run holding each key, in one query per chunk of keys."""
+    """The oldest run holding each key, in one query per chunk of keys.
+
+    A run the coordinator refused (`floe/refused`) did no work, so it holds no key: once the
+    run that held the work has ended, the same request runs.
+    """
     found: dict[str, DagsterRun] = {}
     for part in chunks(list(keys)):
         runs = instance.get_runs(filters=RunsFilter(tags={RUN_KEY_TAG: list(part)}))
         for run in reversed(runs):  # newest first from storage
-            found.setdefault(run.tags[RUN_KEY_TAG], run)
+            if REFUSED_TAG not in run.tags:
+                found.setdefault(run.tags[RUN_KEY_TAG], run)
     return found
 
 
