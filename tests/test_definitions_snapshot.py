@@ -187,10 +187,10 @@ def sensors(repo: RepositoryDefinition) -> dict[str, Any]:
 def executor(repo: RepositoryDefinition) -> dict[str, Any]:
     """The run's executor and the config the artifacts baked into it."""
     executor_def = repo.get_implicit_global_asset_job_def().executor_def
-    return {
-        "name": executor_def.name,
-        "config": executor_def.config_schema.resolve_config({}).value,
-    }
+    schema = executor_def.config_schema
+    field = schema.as_field()  # an executor as Dagster ships it: its defaults
+    config = field.default_value if field.default_provided else schema.resolve_config({}).value
+    return {"name": executor_def.name, "config": config}
 
 
 def partitions(definition: PartitionsDefinition | None) -> dict[str, Any] | str | None:

@@ -327,7 +327,7 @@ class KubernetesConfig(Strict):
 
 
 class ExecutionConfig(Strict):
-    """How runs execute: locally (multiprocess) or one Kubernetes Job per step."""
+    """How runs execute: locally (a process per step; on DuckDB the run's own, one step at a time) or one Kubernetes Job per step."""
 
     mode: Literal["local", "k8s"] = Field(default="local", description="Executor.")
     max_concurrent_steps: int = Field(default=2, ge=1, description="Parallel steps per run.")
