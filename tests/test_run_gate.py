@@ -186,6 +186,19 @@ def test_a_sensor_request_refused_while_another_run_held_the_partition_runs_once
     assert again.status == DagsterRunStatus.QUEUED
 
 
+def test_a_hand_written_sensor_run_racing_the_staleness_sensor_for_a_partition_is_refused(
+    instance,
+):
+    g = guard()
+    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
+    g.check(instance, [planned], owner="sensor:staleness@")
+    sensor_run = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    own = submit(instance, {**DAY, SENSOR_NAME_TAG: "platform_team_sensor"})
+    assert own.status == DagsterRunStatus.CANCELED
+    assert own.tags[REFUSED_TAG] == "in_flight"
+    assert sensor_run.run_id in cancel_message(instance, own)
+
+
 def test_a_hand_written_sensor_run_is_keyed_by_its_sensor(instance):
     run = submit(instance, {**DAY, SENSOR_NAME_TAG: "platform_team_sensor"})
     assert run.tags[TRIGGER_TAG] == "sensor:platform_team_sensor"
