@@ -261,6 +261,17 @@ def test_no_run_tag_run_config_or_event_holds_the_password(documented_run):
     assert [r for r in records if wh.password in serialize_value(r)] == []
 
 
+def test_step_spans_come_from_step_processes_and_are_children_of_the_run_span(pooled_run):
+    _, _, _, spans = pooled_run
+    (root,) = [s for s in spans if s.parent_span_id is None]
+    steps = [s for s in spans if s.parent_span_id == root.span_id]
+    assert {s.attributes["dagster.step_key"] for s in steps} >= {
+        "ingest_shop_customers",
+        "ingest_shop_orders",
+    }
+    assert all(s.resource["process.pid"] != root.resource["process.pid"] for s in steps)
+
+
 def test_no_lineage_event_or_span_holds_the_password(pooled_run):
     wh, _, events, spans = pooled_run
     assert events and spans
