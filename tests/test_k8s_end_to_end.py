@@ -3,8 +3,11 @@
 There is no cluster here: tests/k8s_standin answers the Kubernetes API on loopback and
 runs each Job's container command as a local process. Everything else is real: the
 instance is deploy/dagster-instance.k8s.yaml on PostgreSQL (cluster access pointed at the
-stand-in), the run is launched with `dagster job launch`, and dbt and dlt write DuckDB.
-One ingestion step's process dies on its first attempt, as an OOM-killed pod would.
+stand-in), the run is launched with `dagster job launch`, and dbt and dlt write the
+production shape's warehouse: customer_360_postgres, on a database and role of its own,
+the role's password reaching the step pods only through a Secret. With a server warehouse
+the steps go in parallel. One ingestion step's process dies on its first attempt, as an
+OOM-killed pod would.
 """
 
 from __future__ import annotations
@@ -18,15 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import duckdb
 import kubernetes
+import psycopg2
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from floe_dagster import load_product_definitions
-from tests.conftest import DEMO, REPO, cli_env, floe_dagster_settings, new_postgres_database
+from tests.conftest import REPO, cli_env, floe_dagster_settings, new_postgres_database
 from tests.k8s_standin import KubernetesStandIn, schema_errors
+from tests.test_postgres_warehouse import (
+    PRODUCT,
+    Warehouse,
+    overlapping,
+    prepared,  # noqa: F401 (autouse: the product's dbt-postgres manifest)
+    step_intervals,
+    warehouse,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -34,6 +45,7 @@ NAMESPACE = "floe-e2e"
 IMAGE = "registry.example/floe/customer_360:e2e"
 PARTITION = "2026-01-05"
 JOB = "customer_360_daily_job"
+WAREHOUSE_SECRET = {"name": "WAREHOUSE_PASSWORD", "secret_name": "warehouse", "key": "password"}
 
 FLAKY_SOURCE = '''
 """The shop source, except that the first attempt's process dies (exit 137, like an OOM kill)."""
@@ -61,16 +73,17 @@ class K8sRun:
     status: DagsterRunStatus
     jobs: list[dict]
     rejected: list
-    warehouse: Path
+    warehouse: Warehouse
     logs: str
     steps: set[str]
+    step_intervals: dict[str, tuple[float, float]]
 
 
-def _product(root: Path) -> Path:
+def _product(root: Path, wh: Warehouse) -> Path:
+    """customer_360_postgres (links followed), on Kubernetes: the warehouse's address in the
+    step pods' env, its password from the Secret `warehouse`."""
     product = root / "customer_360"
-    shutil.copytree(
-        DEMO, product, ignore=shutil.ignore_patterns("warehouse", "logs", "__pycache__")
-    )
+    shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("logs", "__pycache__"))
     (product / "ingestion" / "flaky.py").write_text(FLAKY_SOURCE)
     path = product / "compiled_artifacts.json"
     artifacts = json.loads(path.read_text())
@@ -80,7 +93,14 @@ def _product(root: Path) -> Path:
     section["execution"] = {
         "mode": "k8s",
         "retries": {"max_retries": 1, "delay_seconds": 0},
-        "k8s": {"image": IMAGE, "namespace": NAMESPACE},
+        "k8s": {
+            "image": IMAGE,
+            "namespace": NAMESPACE,
+            "env_vars": [
+                f"{name}={value}" for name, value in wh.env.items() if name != "WAREHOUSE_PASSWORD"
+            ],
+            "secret_env": [WAREHOUSE_SECRET],
+        },
     }
     path.write_text(json.dumps(artifacts, indent=1))
     return product
@@ -110,14 +130,14 @@ def _instance_home(root: Path, kubeconfig: Path) -> Path:
 @pytest.fixture(scope="module")
 def k8s_run(tmp_path_factory, demo_manifest) -> K8sRun:
     root = tmp_path_factory.mktemp("k8s")
-    with new_postgres_database() as database:
-        yield from _run_on_the_standin(root, database)
+    with new_postgres_database() as database, warehouse() as wh:
+        yield from _run_on_the_standin(root, database, wh)
 
 
-def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
+def _run_on_the_standin(root: Path, database: str, wh: Warehouse) -> Iterator[K8sRun]:
     standin = KubernetesStandIn().start()
     try:
-        product = _product(root)
+        product = _product(root, wh)
         kubeconfig = standin.write_kubeconfig(root / "kubeconfig")
         home = _instance_home(root, kubeconfig)
         pg = urlparse(database)
@@ -141,6 +161,13 @@ def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
                 "stringData": {"postgresql-password": password},
             },
         )
+        core.create_namespaced_secret(
+            NAMESPACE,
+            {
+                "metadata": {"name": WAREHOUSE_SECRET["secret_name"]},
+                "stringData": {WAREHOUSE_SECRET["key"]: wh.password},
+            },
+        )
         launched = subprocess.run(
             [
                 "dagster",
@@ -159,7 +186,7 @@ def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=420,  # the CLI loads the product, under a loaded CI machine
         )
         assert launched.returncode == 0, launched.stdout + launched.stderr
 
@@ -172,7 +199,7 @@ def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
                 "DAGSTER_PG_PASSWORD",
             ):
                 patch.setenv(name, env[name])
-            run, events = _wait_for_run(home)
+            run, events, records = _wait_for_run(home)
         logs = events + "\n".join(
             f"--- {j['metadata']['name']}\n{standin.pod_log(j['metadata']['name'])[-3000:]}"
             for j in standin.created
@@ -187,26 +214,28 @@ def _run_on_the_standin(root: Path, database: str) -> Iterator[K8sRun]:
             run.status,
             jobs,
             list(standin.rejected),
-            product / "warehouse" / "customer_360.duckdb",
+            wh,
             logs,
             {n.name for n in job.graph.nodes},
+            step_intervals(records),
         )
     finally:
         standin.stop()
 
 
-def _wait_for_run(home: Path) -> tuple[DagsterRun, str]:
-    """The finished run and its event log, for failure messages."""
+def _wait_for_run(home: Path) -> tuple[DagsterRun, str, list]:
+    """The finished run, its event log as text for failure messages, and its records."""
     with DagsterInstance.from_config(str(home)) as instance:
         deadline = time.monotonic() + 900
         while True:
             run = instance.get_runs()[0]
             if run.is_finished or time.monotonic() > deadline:
+                records = list(instance.all_logs(run.run_id))
                 events = "\n".join(
                     f"{e.dagster_event_type}: {e.message} {e.dagster_event.event_specific_data if e.dagster_event else ''}"
-                    for e in instance.all_logs(run.run_id)
+                    for e in records
                 )
-                return run, events[-20000:]
+                return run, events[-20000:], records
             time.sleep(2)
 
 
@@ -218,15 +247,20 @@ def _step_jobs(run: K8sRun) -> list[dict]:
     return [j for j in run.jobs if _component(j) == "step_worker"]
 
 
-def test_the_run_succeeds_and_duckdb_has_the_partition_and_the_customers(k8s_run):
+def test_the_run_succeeds_and_postgres_has_the_partition_and_the_customers(k8s_run):
     assert k8s_run.status == DagsterRunStatus.SUCCESS, k8s_run.logs
-    with duckdb.connect(str(k8s_run.warehouse), read_only=True) as db:
-        customers = db.execute("select count(*) from raw.customers").fetchone()[0]
-        day = db.execute(
-            f"select count(*) from main.fct_orders where cast(ordered_at as date) = date '{PARTITION}'"
-        ).fetchone()[0]
-    assert customers == 1000
-    assert day > 0
+    with psycopg2.connect(k8s_run.warehouse.url) as db, db.cursor() as cur:
+        cur.execute("select count(*) from raw.customers")
+        assert cur.fetchone() == (1000,)
+        cur.execute(
+            "select count(*) from main.fct_orders where cast(ordered_at as date) = %s", (PARTITION,)
+        )
+        assert cur.fetchone()[0] > 0
+
+
+def test_step_pods_run_at_the_same_time_on_a_server_warehouse(k8s_run):
+    pairs = overlapping(k8s_run.step_intervals)
+    assert frozenset(("ingest_shop_customers", "ingest_shop_orders")) in pairs, pairs
 
 
 def test_k8s_run_launcher_creates_one_run_job(k8s_run):
@@ -284,6 +318,16 @@ def test_step_jobs_carry_workload_resources_no_kubernetes_retries_a_ttl_and_floe
 def test_every_job_body_the_api_received_validates_against_the_openapi_schema(k8s_run):
     assert k8s_run.rejected == []
     assert all(schema_errors(job) == [] for job in k8s_run.jobs)
+
+
+def test_the_warehouse_password_reaches_step_jobs_only_by_reference(k8s_run):
+    assert all(k8s_run.warehouse.password not in json.dumps(job) for job in k8s_run.jobs)
+    for job in _step_jobs(k8s_run):
+        env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {
+            "name": "WAREHOUSE_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "warehouse", "key": "password"}},
+        } in env
 
 
 def test_secrets_reach_jobs_only_by_reference(k8s_run):
