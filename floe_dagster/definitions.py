@@ -15,6 +15,7 @@ from floe_dagster.automation.healing import build_staleness_checks
 from floe_dagster.automation.jobs import build_partitioned_jobs
 from floe_dagster.automation.schedules import build_schedules
 from floe_dagster.automation.sensors import build_sensors
+from floe_dagster.compat import checks_surviving_metadata_rewrite
 from floe_dagster.contract.artifacts import SETTINGS_PATH
 from floe_dagster.errors import FloeConfigError, Problem
 from floe_dagster.execution.policies import build_executor
@@ -72,7 +73,11 @@ def build_definitions(plan: ProductPlan) -> Definitions:
     jobs = build_partitioned_jobs(plan)
     return Definitions(
         assets=[*build_ingestion_assets(plan, partitions), *build_dbt_assets(plan, partitions)],
-        asset_checks=[*build_staleness_checks(plan), *build_floe_quality_checks(plan)],
+        # kept AssetChecksDefinitions through dg's metadata rewrite: see the wrapper's docstring
+        asset_checks=[
+            checks_surviving_metadata_rewrite(checks)
+            for checks in [*build_staleness_checks(plan), *build_floe_quality_checks(plan)]
+        ],
         jobs=jobs,
         schedules=build_schedules(plan, partitions),
         sensors=build_sensors(plan, jobs),

@@ -10,6 +10,7 @@ from floe_dagster.assets.partitions import build_partitions
 from floe_dagster.assets.translator import FloeDbtTranslator
 from floe_dagster.compat import (
     DbtSelector,
+    checks_surviving_metadata_rewrite,
     dagster_stub_asset,
     dbt_assets_for_unique_ids,
     is_valid_cron,
@@ -292,3 +293,21 @@ def test_submit_asset_run_queues_a_run_of_just_the_selected_assets(tmp_path):
     assert run.tags["floe/probe"] == "yes"
     assert run.remote_job_origin.location_name == "probe"
     assert [step.key for step in plan.steps] == ["downstream"]
+
+
+def test_a_multi_asset_check_stays_one_definition_through_dgs_metadata_rewrite():
+    from dagster import AssetCheckResult, AssetCheckSpec, Definitions, multi_asset_check
+
+    specs = [AssetCheckSpec("fresh", asset=name) for name in ("a", "b", "c")]
+
+    @multi_asset_check(specs=specs, can_subset=True)
+    def one_step():
+        yield from (AssetCheckResult(passed=True, asset_key=s.asset_key) for s in specs)
+
+    defs = Definitions(asset_checks=[checks_surviving_metadata_rewrite(one_step)])
+    # what dg does to every component's definitions
+    rewritten = defs.with_definition_metadata_update(lambda metadata: {**metadata, "origin": 1})
+    by_key = rewritten.get_repository_def().asset_checks_defs_by_key
+    assert len(by_key) == 3
+    assert len({id(checks) for checks in by_key.values()}) == 1
+    assert all(spec.metadata["origin"] == 1 for spec in next(iter(by_key.values())).check_specs)
