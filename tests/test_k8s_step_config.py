@@ -67,13 +67,15 @@ def step_config(job, op: str) -> dict:
     return json.loads(job.graph.node_named(op).definition.tags["dagster-k8s/config"])
 
 
-def test_local_mode_has_no_kubernetes_config_and_runs_multiprocess(product_dir):
+def test_local_mode_on_duckdb_has_no_kubernetes_config_and_runs_steps_in_the_runs_process(
+    product_dir,
+):
     job = (
         load_product_definitions("customer_360", product_dir)
         .get_repository_def()
         .get_job("customer_360_daily_job")
     )
-    assert job.executor_def.name == "multiprocess"
+    assert job.executor_def.name == "in_process"  # one writer: one step at a time anyway
     assert all("dagster-k8s/config" not in node.definition.tags for node in job.graph.nodes)
 
 
