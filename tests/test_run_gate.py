@@ -149,11 +149,17 @@ def test_a_run_the_package_reserved_keeps_its_key_and_is_queued(instance):
     assert run.tags[TRIGGER_TAG] == "stale_upstream:abc"
 
 
-def test_an_automation_run_racing_the_staleness_sensor_for_a_partition_is_refused(instance):
+def staleness_request(instance: DagsterInstance, owner: str = "sensor:staleness@") -> tuple:
+    """The staleness sensor's request for DAY: reserved by the run-key check, then submitted
+    as the daemon submits it. Returns the planned run and the submitted one."""
     g = guard()
-    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
-    g.check(instance, [planned], owner="sensor:staleness@")
-    sensor_run = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition=DAY[PARTITION_TAG])
+    g.check(instance, [planned], owner=owner)
+    return planned, submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+
+
+def test_an_automation_run_racing_the_staleness_sensor_for_a_partition_is_refused(instance):
+    _, sensor_run = staleness_request(instance)
     automation_run = submit(instance, {**DAY, AUTOMATION_CONDITION_TAG: "true"})
     assert automation_run.status == DagsterRunStatus.CANCELED
     assert automation_run.tags[TRIGGER_TAG] == "automation"
@@ -163,10 +169,7 @@ def test_an_automation_run_racing_the_staleness_sensor_for_a_partition_is_refuse
 
 def test_the_staleness_sensor_run_racing_an_automation_run_is_refused(instance):
     automation_run = submit(instance, {**DAY, AUTOMATION_CONDITION_TAG: "true"})
-    g = guard()
-    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
-    g.check(instance, [planned], owner="sensor:staleness@")
-    sensor_run = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    _, sensor_run = staleness_request(instance)
     assert sensor_run.status == DagsterRunStatus.CANCELED
     assert sensor_run.tags[REFUSED_FOR_TAG] == automation_run.run_id
 
@@ -175,24 +178,17 @@ def test_a_sensor_request_refused_while_another_run_held_the_partition_runs_once
     instance,
 ):
     automation_run = submit(instance, {**DAY, AUTOMATION_CONDITION_TAG: "true"})
-    g = guard()
-    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
-    g.check(instance, [planned], owner="sensor:staleness@1")
-    refused = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    planned, refused = staleness_request(instance, owner="sensor:staleness@1")
     assert refused.status == DagsterRunStatus.CANCELED
     instance.report_run_failed(automation_run)
-    assert g.check(instance, [planned], owner="sensor:staleness@2").granted == [planned]
-    again = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
-    assert again.status == DagsterRunStatus.QUEUED
+    # the sensor's next tick asks again: granted, not a "duplicate" of the refused run
+    assert guard().check(instance, [planned], owner="sensor:staleness@2").granted == [planned]
 
 
 def test_a_hand_written_sensor_run_racing_the_staleness_sensor_for_a_partition_is_refused(
     instance,
 ):
-    g = guard()
-    planned = g.plan(ASSETS, trigger="stale_upstream:abc", partition="2026-03-01")
-    g.check(instance, [planned], owner="sensor:staleness@")
-    sensor_run = submit(instance, {**planned.tags, **DAY, SENSOR_NAME_TAG: "staleness"})
+    _, sensor_run = staleness_request(instance)
     own = submit(instance, {**DAY, SENSOR_NAME_TAG: "platform_team_sensor"})
     assert own.status == DagsterRunStatus.CANCELED
     assert own.tags[REFUSED_TAG] == "in_flight"
