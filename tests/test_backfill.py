@@ -1,6 +1,8 @@
 """`dagster job backfill` on PostgreSQL with a real daemon follows the artifacts' backfill policy."""
 
+import contextlib
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -99,6 +101,11 @@ def backfill_and_wait(product_dir, env, tmp_path):
             daemon.wait(timeout=60)
         except subprocess.TimeoutExpired:
             daemon.kill()
+            daemon.wait()
+        # the daemon's code server can outlive it (seen after CI, with --heartbeat): end
+        # whatever is left of its session
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(
