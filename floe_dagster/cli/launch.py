@@ -53,10 +53,8 @@ def refusal_of(instance: DagsterInstance, run_id: str) -> Refused | None:
         return None
     holder = run.tags.get(REFUSED_FOR_TAG)
     canceled = instance.all_logs(run_id, of_type=DagsterEventType.RUN_CANCELED)
-    reason = next(
-        (e.message for e in canceled if e.message),
-        f"{run.tags[REFUSED_TAG]}: the same work is queued or running as run {holder}",
-    )
+    # the coordinator's own reason (execution/run_gate.py), as the UI shows it
+    reason = next((e.message for e in canceled if e.message), run.tags[REFUSED_TAG])
     return Refused(run_id, run.tags[REFUSED_TAG], holder, reason)
 
 
